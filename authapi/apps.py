@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AuthapiConfig(AppConfig):
+    name = "authapi"
+    verbose_name = "Accounts and tokens"
+    default_auto_field = "django.db.models.BigAutoField"

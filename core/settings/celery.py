@@ -1,0 +1,35 @@
+"""Celery: broker and results on Redis, the purge on a beat schedule.
+
+https://docs.celeryq.dev/en/stable/userguide/configuration.html
+"""
+
+from core.settings.base import REDIS_URL
+from core.settings.environment import env_int
+
+
+def _celery_url(url: str) -> str:
+    # redis-py spells a unix socket unix://, kombu and Celery's backend spell it redis+socket://
+    if url.startswith("unix://"):
+        return "redis+socket://" + url.removeprefix("unix://").split("?", 1)[0]
+    return url
+
+
+CELERY_BROKER_URL = _celery_url(REDIS_URL)
+CELERY_RESULT_BACKEND = _celery_url(REDIS_URL)
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+
+PURGE_INTERVAL_SECONDS = env_int("PURGE_INTERVAL_SECONDS", 3600)
+PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 5000)
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-tokens": {
+        "task": "authapi.tasks.purge_dispatch",
+        "schedule": float(PURGE_INTERVAL_SECONDS),
+    }
+}

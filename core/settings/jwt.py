@@ -1,0 +1,22 @@
+"""JWT settings for django-ninja-jwt.
+
+https://eadwincode.github.io/django-ninja-jwt/settings/
+"""
+
+from datetime import timedelta
+
+from core.settings.base import SECRET_KEY
+from core.settings.environment import env, env_seconds
+
+NINJA_JWT = {
+    "ACCESS_TOKEN_LIFETIME": env_seconds("ACCESS_TOKEN_LIFETIME_SECONDS", timedelta(minutes=5)),
+    "REFRESH_TOKEN_LIFETIME": env_seconds("REFRESH_TOKEN_LIFETIME_SECONDS", timedelta(days=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": env("JWT_SIGNING_KEY", SECRET_KEY),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "LEEWAY": 0,
+}

@@ -1,0 +1,45 @@
+"""Schema-per-client tenancy.
+
+https://django-tenants.readthedocs.io/en/latest/install.html
+"""
+
+from core.settings.environment import env
+
+# Apps whose tables live in the public schema. Users, sessions, the admin log and the JWT token
+# tables are also here because the platform's own staff sign in on the public host.
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "authapi",
+    "django.contrib.sessions",
+    "django.contrib.admin",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja_jwt",
+    "ninja_jwt.token_blacklist",
+]
+
+# Apps whose tables exist in every tenant schema. Every table a tenant uses must be listed here:
+# the search_path is "<tenant>, public", so a table missing from the tenant schema would silently
+# resolve to the public one.
+TENANT_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "authapi",
+    "django.contrib.sessions",
+    "django.contrib.admin",
+    "ninja_jwt.token_blacklist",
+]
+
+INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "tenants.Client"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+PUBLIC_SCHEMA_URLCONF = "core.urls_public"
+# Issue `SET search_path` once per connection and tenant switch, not before every cursor.
+TENANT_LIMIT_SET_CALLS = True
+
+PUBLIC_HOST = (env("PUBLIC_HOST", "localhost") or "localhost").lower()

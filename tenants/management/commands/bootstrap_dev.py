@@ -1,0 +1,64 @@
+"""Create the public tenant, a platform operator and the demo tenant, once. Used by `make run`."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django_tenants.utils import get_public_schema_name
+
+from authapi.models import User
+from authapi.services import user_create
+from core import embedded
+from tenants.models import Client, Domain
+from tenants.services import client_onboard
+
+DEMO = {"name": "Demo Corp", "schema": "demo", "domain": "demo.localhost"}
+
+
+def _password(name: str) -> str:
+    """A password kept in the data folder, so every run can print it again."""
+    path = embedded.data_dir() / f"{name}.password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Command(BaseCommand):
+    help = "Create the public tenant, the platform operator and the demo tenant if missing."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        public_host = settings.PUBLIC_HOST
+        with transaction.atomic():
+            public, _ = Client.objects.get_or_create(
+                schema_name=get_public_schema_name(), defaults={"name": "Platform"}
+            )
+            Domain.objects.get_or_create(
+                domain=public_host, defaults={"tenant": public, "is_primary": True}
+            )
+        operator_password = _password("operator")
+        if not User.objects.filter(username="operator").exists():
+            user_create(
+                username="operator",
+                email="operator@platform.localhost",
+                password=operator_password,
+                role="admin",
+            )
+        demo_password = _password("demo-admin")
+        if not Client.objects.filter(schema_name=DEMO["schema"]).exists():
+            client_onboard(
+                name=DEMO["name"],
+                schema_name=DEMO["schema"],
+                domain=DEMO["domain"],
+                admin_username="admin",
+                admin_email="admin@demo.localhost",
+                admin_password=demo_password,
+            )
+        self.stdout.write(
+            f"public admin   http://{public_host}:PORT/admin/  operator / {operator_password}\n"
+            f"demo tenant    http://{DEMO['domain']}:PORT/     admin / {demo_password}\n"
+        )

@@ -1,0 +1,45 @@
+"""Host -> tenant. Unknown host: JSON 404 tenant_not_found; inactive client: JSON 403."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django.core.exceptions import DisallowedHost
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name
+
+from core.errors import error_response
+from tenants import hostcache
+from tenants.models import Client, Domain
+
+__all__ = ["TenantMiddleware"]
+
+
+class TenantMiddleware(TenantMainMiddleware):
+    def get_tenant(self, domain_model: type[Domain], hostname: str) -> Client:
+        client = hostcache.lookup(hostname.lower())
+        if client is None:
+            raise domain_model.DoesNotExist
+        return client
+
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
+        return error_response(HTTPStatus.NOT_FOUND, "tenant_not_found", "Unknown tenant")
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            # A Host header that is not even a valid host name is, to us, an unknown tenant.
+            return self.no_tenant_found(request, "")
+        response = super().process_request(request)
+        if response is not None:
+            return response
+        tenant = request.tenant
+        if not tenant.is_active and tenant.schema_name != get_public_schema_name():
+            connection.set_schema_to_public()
+            return error_response(
+                HTTPStatus.FORBIDDEN, "tenant_inactive", "This client is inactive"
+            )
+        return None

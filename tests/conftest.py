@@ -1,0 +1,129 @@
+"""Fixtures: the public tenant and two client tenants on real PostgreSQL and Redis.
+
+The test database is created by pytest-django (migrate == migrate_schemas for public). The two
+client schemas are onboarded once per session through the product's own onboarding service.
+Transactional tests flush the public tables at teardown, so the tenant fixtures re-create the
+Client and Domain rows when they are missing (the schemas themselves are kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.db import connection
+from django.test import Client as HttpClient
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from tenants import hostcache
+from tenants.models import Client, Domain
+
+PUBLIC_HOST = "localhost"
+ADMIN_PASSWORD = "Adm1n-pass-for-tests"
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    name: str
+    schema: str
+    domain: str
+
+
+ACME = TenantSpec("Acme Corp", "acme", "acme.localhost")
+GLOBEX = TenantSpec("Globex Inc", "globex", "globex.localhost")
+
+
+def ensure_public() -> Client:
+    public, _ = Client.objects.get_or_create(
+        schema_name=get_public_schema_name(), defaults={"name": "Platform"}
+    )
+    Domain.objects.get_or_create(
+        domain=PUBLIC_HOST, defaults={"tenant": public, "is_primary": True}
+    )
+    return public
+
+
+def ensure_tenant(spec: TenantSpec) -> Client:
+    """The client for `spec`, onboarding it (schema + admin) the first time."""
+    from django_tenants.utils import schema_exists
+
+    from tenants.services import client_onboard
+
+    client = Client.objects.filter(schema_name=spec.schema).first()
+    if client is not None:
+        return client
+    if not schema_exists(spec.schema):
+        return client_onboard(
+            name=spec.name,
+            schema_name=spec.schema,
+            domain=spec.domain,
+            admin_username="owner",
+            admin_email=f"owner@{spec.domain}",
+            admin_password=ADMIN_PASSWORD,
+        )
+    # Schema survived a transactional test's flush of the public tables: re-attach it.
+    client = Client(name=spec.name, schema_name=spec.schema)
+    client.save()
+    Domain.objects.create(domain=spec.domain, tenant=client, is_primary=True)
+    return client
+
+
+@pytest.fixture(scope="session")
+def _tenants_created(django_db_setup: None, django_db_blocker) -> None:
+    with django_db_blocker.unblock():
+        ensure_public()
+        ensure_tenant(ACME)
+        ensure_tenant(GLOBEX)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_host_cache() -> Iterator[None]:
+    hostcache.clear()
+    yield
+    hostcache.clear()
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def public_tenant(_tenants_created: None, django_db_blocker) -> Client:
+    with django_db_blocker.unblock():
+        return ensure_public()
+
+
+@pytest.fixture
+def tenant_a(_tenants_created: None, public_tenant: Client, django_db_blocker) -> Client:
+    with django_db_blocker.unblock():
+        return ensure_tenant(ACME)
+
+
+@pytest.fixture
+def tenant_b(_tenants_created: None, public_tenant: Client, django_db_blocker) -> Client:
+    with django_db_blocker.unblock():
+        return ensure_tenant(GLOBEX)
+
+
+def host_client(host: str) -> HttpClient:
+    """A Django test client that goes through the real middleware with a fixed Host."""
+    return HttpClient(HTTP_HOST=host)
+
+
+@pytest.fixture
+def http_a(tenant_a: Client) -> HttpClient:
+    return host_client(ACME.domain)
+
+
+@pytest.fixture
+def http_b(tenant_b: Client) -> HttpClient:
+    return host_client(GLOBEX.domain)
+
+
+@pytest.fixture
+def http_public(public_tenant: Client) -> HttpClient:
+    return host_client(PUBLIC_HOST)
+
+
+@pytest.fixture
+def in_schema():
+    """`with in_schema(tenant): ...` — ORM calls inside run in that tenant's schema."""
+    return lambda tenant: schema_context(tenant.schema_name)

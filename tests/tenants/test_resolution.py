@@ -1,0 +1,103 @@
+from http import HTTPStatus
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tenants import hostcache
+from tenants.models import Domain
+from tests.conftest import ACME, host_client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_unknown_host_is_json_404_tenant_not_found(public_tenant):
+    response = host_client("nobody.localhost").get("/api/hello")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json() == {"detail": "Unknown tenant", "code": "tenant_not_found"}
+
+
+@pytest.mark.parametrize("path", ["/", "/admin/", "/login/", "/api/user/", "/static/x.css"])
+def test_unknown_host_never_falls_back_to_public(public_tenant, path):
+    response = host_client("evil.example.com").get(path)
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json()["code"] == "tenant_not_found"
+
+
+@pytest.mark.parametrize("host", ["bad host", "a..b", "x" * 300, "localhost:notaport"])
+def test_malformed_host_header_is_json_404_not_500(public_tenant, host):
+    response = host_client(host).get("/api/hello")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json()["code"] == "tenant_not_found"
+
+
+def test_inactive_client_is_json_403_and_keeps_its_data(tenant_a, http_a, in_schema):
+    tenant_a.is_active = False
+    tenant_a.save(update_fields=["is_active"])
+
+    response = http_a.get("/api/hello")
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert response.json()["code"] == "tenant_inactive"
+    assert http_a.get("/admin/").status_code == HTTPStatus.FORBIDDEN
+
+    from authapi.models import User
+
+    with in_schema(tenant_a):
+        assert User.objects.filter(username="owner").exists()
+
+
+def test_public_host_serves_the_platform_side(http_public):
+    response = http_public.get("/admin/login/")
+    assert response.status_code == HTTPStatus.OK
+    # The tenant API does not exist on the public host.
+    assert http_public.get("/api/hello").status_code == HTTPStatus.NOT_FOUND
+
+
+def test_tenant_host_serves_its_own_tenant(http_a, tenant_a):
+    response = http_a.get("/api/hello")
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"client_id": tenant_a.id, "client_name": ACME.name}
+
+
+def test_host_lookup_issues_no_sql_once_warm(tenant_a, http_a):
+    assert hostcache.lookup(ACME.domain) == tenant_a  # warms the cache
+    with CaptureQueriesContext(connection) as queries:
+        assert hostcache.lookup(ACME.domain) == tenant_a
+        response = http_a.get("/api/hello")
+    assert response.status_code == HTTPStatus.OK
+    assert [q["sql"] for q in queries.captured_queries] == []
+
+
+def test_unknown_host_is_cached_too_so_random_hosts_cost_no_sql(public_tenant):
+    assert hostcache.lookup("ghost.localhost") is None
+    with CaptureQueriesContext(connection) as queries:
+        assert hostcache.lookup("ghost.localhost") is None
+    assert queries.captured_queries == []
+
+
+def test_host_lookup_sees_a_new_domain_at_once(tenant_a, http_a):
+    alias = host_client("acme-alias.localhost")
+    assert alias.get("/api/hello").status_code == HTTPStatus.NOT_FOUND  # cached as unknown
+
+    Domain.objects.create(domain="acme-alias.localhost", tenant=tenant_a, is_primary=False)
+
+    response = alias.get("/api/hello")
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["client_id"] == tenant_a.id
+
+
+def test_another_process_change_invalidates_this_process_cache(tenant_a):
+    """A bump of the shared generation (what any process's save does) drops local entries."""
+    assert hostcache.lookup(ACME.domain) == tenant_a
+    Domain.objects.filter(domain=ACME.domain).update(domain="acme-moved.localhost")  # no signal
+    assert hostcache.lookup(ACME.domain) == tenant_a  # stale without a bump, as designed
+    cache.incr(hostcache.GENERATION_KEY)  # as another process's signal handler would
+    assert hostcache.lookup(ACME.domain) is None
+
+
+def test_deactivating_a_client_is_seen_at_once(tenant_a, http_a):
+    assert http_a.get("/api/hello").status_code == HTTPStatus.OK
+    tenant_a.is_active = False
+    tenant_a.save(update_fields=["is_active"])
+    assert http_a.get("/api/hello").status_code == HTTPStatus.FORBIDDEN
