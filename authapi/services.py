@@ -1,13 +1,42 @@
-"""Writes on users and tokens. Every function runs in the schema the connection is set to."""
+"""Writes on users and tokens. Every function runs in the schema the connection is set to (the
+request's tenant), and every token passes through authapi.auth's tenant check first."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from dataclasses import dataclass
+from http import HTTPStatus
 
-from authapi.models import User
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from authapi import selectors, tokens
+from authapi.auth import invalid_token, token_for_tenant, user_for_token
+from authapi.models import Role, User
 from authapi.roles import apply_role
+from core.errors import ApiError, FieldError
+from tenants.models import Client
 
-__all__ = ["user_create"]
+__all__ = [
+    "IssuedTokens",
+    "token_blacklist",
+    "token_pair_obtain",
+    "token_refresh_rotate",
+    "token_verify",
+    "user_create",
+    "user_register",
+]
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    user: User
+    access: str
+    refresh: str
 
 
 def user_create(
@@ -15,7 +44,7 @@ def user_create(
     username: str,
     email: str,
     password: str,
-    role: str = "customer",
+    role: str = Role.CUSTOMER,
     first_name: str = "",
     last_name: str = "",
 ) -> User:
@@ -31,3 +60,149 @@ def user_create(
     with transaction.atomic():
         user.save()
     return user
+
+
+def token_pair_obtain(*, client: Client, login: str, password: str) -> IssuedTokens:
+    """Log in by username or email. Unknown user, wrong password and inactive user are the same
+    401, and the password hasher runs in every case so timing tells them apart no better."""
+    user = selectors.user_get_by_login(login=login)
+    if user is None:
+        User().set_password(password)  # same hashing work as a real check
+        raise _no_active_account()
+    if not user.check_password(password) or not user.is_active:
+        raise _no_active_account()
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+    access, refresh = tokens.issue_pair(user, client)
+    return IssuedTokens(user=user, access=access, refresh=refresh)
+
+
+def token_refresh_rotate(*, client: Client, raw: object) -> tuple[str, str]:
+    """Rotate a refresh token: the old one is blacklisted and a new pair issued.
+
+    Blacklisting is a single INSERT … ON CONFLICT DO NOTHING on the one-to-one blacklist row, so
+    of any number of concurrent refreshes of one token exactly one wins. A token that was never
+    recorded as outstanding (or has been purged or deleted) is refused.
+    """
+    token = token_for_tenant(raw, tokens.ClientRefreshToken, client)
+    user = user_for_token(token)
+    with transaction.atomic():
+        if not _blacklist_once(token["jti"]):
+            raise invalid_token()
+        return tokens.issue_pair(user, client)
+
+
+def token_verify(*, client: Client, raw: object) -> None:
+    """Valid for this tenant, of an active user, and (for a refresh token) not blacklisted."""
+    token = _token_any_type(raw, client)
+    user_for_token(token)
+    if token.payload.get("token_type") == tokens.ClientRefreshToken.token_type and (
+        BlacklistedToken.objects.filter(token__jti=token["jti"]).exists()
+    ):
+        raise invalid_token()
+
+
+def token_blacklist(*, client: Client, raw: object) -> None:
+    """Log out: blacklist the refresh token. A second logout with it is a 401."""
+    token = token_for_tenant(raw, tokens.ClientRefreshToken, client)
+    user_for_token(token)
+    if not _blacklist_once(token["jti"]):
+        raise invalid_token()
+
+
+def user_register(
+    *,
+    client: Client,
+    actor: User | None,
+    username: str,
+    email: str,
+    password: str,
+    role: str | None,
+    first_name: str = "",
+    last_name: str = "",
+) -> IssuedTokens:
+    """Create an account and log it in. Only a tenant admin may create staff or admin."""
+    role = role or Role.CUSTOMER
+    if role not in Role.values:
+        raise ApiError.invalid(
+            [{"field": "role", "message": f"Unknown role; choose one of {', '.join(Role.values)}"}]
+        )
+    if role != Role.CUSTOMER and (actor is None or actor.role != Role.ADMIN):
+        raise ApiError(
+            HTTPStatus.FORBIDDEN,
+            "permission_denied",
+            "Only a tenant admin may create staff or admin accounts",
+        )
+    candidate = User(username=username, email=email, first_name=first_name, last_name=last_name)
+    errors = _registration_errors(candidate, password)
+    if errors:
+        raise ApiError.invalid(errors)
+    try:
+        user = user_create(
+            username=username,
+            email=email,
+            password=password,
+            role=role,
+            first_name=first_name,
+            last_name=last_name,
+        )
+    except IntegrityError:  # a concurrent registration took the name or email first
+        raise ApiError.invalid(
+            [{"field": "username", "message": "A user with that username or email already exists"}]
+        ) from None
+    access, refresh = tokens.issue_pair(user, client)
+    return IssuedTokens(user=user, access=access, refresh=refresh)
+
+
+def _registration_errors(candidate: User, password: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    try:
+        UnicodeUsernameValidator()(candidate.username)
+    except ValidationError as exc:
+        errors += [{"field": "username", "message": m} for m in exc.messages]
+    else:
+        if User.objects.filter(username__iexact=candidate.username).exists():
+            errors.append(
+                {"field": "username", "message": "A user with that username already exists"}
+            )
+    try:
+        validate_email(candidate.email)
+    except ValidationError as exc:
+        errors += [{"field": "email", "message": m} for m in exc.messages]
+    else:
+        if User.objects.filter(email__iexact=candidate.email).exists():
+            errors.append({"field": "email", "message": "A user with that email already exists"})
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        errors += [{"field": "password", "message": m} for m in exc.messages]
+    return errors
+
+
+def _token_any_type(raw: object, client: Client) -> tokens.Token:
+    for token_class in (tokens.AccessToken, tokens.ClientRefreshToken):
+        try:
+            return token_for_tenant(raw, token_class, client)
+        except ApiError:
+            continue
+    raise invalid_token()
+
+
+def _blacklist_once(jti: str) -> bool:
+    """Blacklist the outstanding token `jti`; True only for the one caller that did it."""
+    blacklist = BlacklistedToken._meta.db_table
+    outstanding = OutstandingToken._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {blacklist} (token_id, blacklisted_at) "  # noqa: S608 (table names)
+            f"SELECT id, now() FROM {outstanding} WHERE jti = %s "
+            "ON CONFLICT (token_id) DO NOTHING RETURNING token_id",
+            [jti],
+        )
+        return cursor.fetchone() is not None
+
+
+def _no_active_account() -> ApiError:
+    return ApiError.unauthorized(
+        "No active account found with the given credentials", "no_active_account"
+    )

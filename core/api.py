@@ -1,21 +1,101 @@
-"""The one NinjaAPI: routers, alias routes and the error handlers."""
+"""The one NinjaAPI: mounts the routers (canonical routes and aliases) and renders every error
+in the SPEC's shape {"detail", "code", "errors"?}. Mounted at the root of a tenant host's URLs,
+because the alias routes live under both /api/ and /auth/."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver, path
+import logging
+from http import HTTPStatus
+
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-api = NinjaAPI(title="tenantauth", version="1.0.0", urls_namespace="api")
+from core.errors import ApiError, FieldError, error_response
+
+__all__ = ["api"]
+
+log = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="tenantauth",
+    version="1.0.0",
+    description="Tenant-bound JWT authentication. Call it on your tenant's host.",
+    docs_url="/api/docs",
+    openapi_url="/api/openapi.json",
+    urls_namespace="api",
+)
 
 
-def _urls_with_aliases() -> list[URLPattern | URLResolver]:
-    return [path("api/", api.urls)]
-
-
-api.urls_with_aliases = _urls_with_aliases  # type: ignore[attr-defined]
-
-
-@api.get("/hello", include_in_schema=False, auth=None)
-def hello(request):  # type: ignore[no-untyped-def]
+@api.get("/api/hello", include_in_schema=False)
+def hello(request: HttpRequest) -> dict[str, object]:
     """A trivial unauthenticated endpoint through the whole middleware stack (benchmarks)."""
-    return {"client_id": request.tenant.id, "client_name": request.tenant.name}
+    return {"client_id": request.tenant.pk, "client_name": request.tenant.name}
+
+
+def _field_name(loc: tuple[object, ...] | list[object]) -> str:
+    # Ninja reports ("body", "payload", "username"); clients want "username".
+    parts = [str(p) for p in loc if p not in ("body", "payload", "query", "page")]
+    return ".".join(parts) or "body"
+
+
+def _validation_errors(exc: ValidationError) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for error in exc.errors:
+        if isinstance(error, dict):
+            errors.append(
+                {"field": _field_name(error.get("loc", ())), "message": str(error.get("msg", ""))}
+            )
+        else:
+            errors.append({"field": "body", "message": str(error)})
+    return errors
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return error_response(exc.status, exc.code, exc.detail, errors=exc.errors, headers=exc.headers)
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return error_response(
+        HTTPStatus.BAD_REQUEST, "invalid", "Invalid input", errors=_validation_errors(exc)
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(
+        HTTPStatus.UNAUTHORIZED,
+        "not_authenticated",
+        "Authentication credentials were not provided.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    status = exc.status_code
+    if status == HTTPStatus.UNPROCESSABLE_ENTITY or status == HTTPStatus.BAD_REQUEST:
+        return error_response(
+            HTTPStatus.BAD_REQUEST,
+            "invalid",
+            "Invalid input",
+            errors=[{"field": "body", "message": str(exc)}],
+        )
+    code = HTTPStatus(status).phrase.lower().replace(" ", "_")
+    return error_response(status, code, str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(HTTPStatus.NOT_FOUND, "not_found", "Not found")
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.exception("event=unhandled_api_error path=%s", request.path)
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "server_error", "Internal server error")
+
+
+api.add_router("", "authapi.api.router")

@@ -1,0 +1,214 @@
+"""JSON routes of SPEC §3. Handlers parse, call one service or selector, return an Out schema.
+
+Each handler is registered on its canonical route (documented) and on its aliases (hidden from
+the OpenAPI document, same behaviour).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django.http import HttpRequest
+from ninja import Field as NinjaField
+from ninja import Query, Router, Schema, Status
+
+from authapi import selectors, services
+from authapi.auth import TenantJWTAuth, bearer_user
+from authapi.models import User
+from authapi.schemas import (
+    AccountOut,
+    AccountsOut,
+    AuthTestOut,
+    DetailOut,
+    EmptyOut,
+    ErrorOut,
+    LoginIn,
+    LogoutIn,
+    RefreshIn,
+    RegisterIn,
+    RegisterOut,
+    TokenPairOut,
+    TokenRefreshOut,
+    UserOut,
+    VerifyIn,
+)
+
+__all__ = ["router"]
+
+router = Router(tags=["auth"])
+jwt_auth = TenantJWTAuth()
+
+_ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
+
+
+def _routes(method: str, canonical: str, aliases: list[str], **kwargs):  # type: ignore[no-untyped-def]
+    """Register one handler on its canonical path and its hidden aliases."""
+
+    def register(view):  # type: ignore[no-untyped-def]
+        add = getattr(router, method)
+        add(canonical, **kwargs)(view)
+        for alias in aliases:
+            add(alias, include_in_schema=False, **kwargs)(view)
+        return view
+
+    return register
+
+
+def _pair(issued: services.IssuedTokens, request: HttpRequest) -> dict[str, object]:
+    user = issued.user
+    return {
+        "access": issued.access,
+        "refresh": issued.refresh,
+        "user_id": user.pk,
+        "username": user.username,
+        "email": user.email,
+        "role": user.role,
+        "client_id": request.tenant.pk,
+        "client_name": request.tenant.name,
+    }
+
+
+@_routes(
+    "post",
+    "/api/auth/token/",
+    ["/api/token/", "/api/login/", "/auth/token/"],
+    response={200: TokenPairOut, **_ERRORS},
+    summary="Obtain a token pair (login)",
+)
+def login(request: HttpRequest, payload: LoginIn) -> dict[str, object]:
+    issued = services.token_pair_obtain(
+        client=request.tenant, login=payload.username, password=payload.password
+    )
+    return _pair(issued, request)
+
+
+@_routes(
+    "post",
+    "/api/auth/token/refresh/",
+    ["/api/token/refresh/", "/auth/token/refresh/"],
+    response={200: TokenRefreshOut, **_ERRORS},
+    summary="Rotate a refresh token",
+)
+def refresh(request: HttpRequest, payload: RefreshIn) -> dict[str, str]:
+    access, new_refresh = services.token_refresh_rotate(client=request.tenant, raw=payload.refresh)
+    return {"access": access, "refresh": new_refresh}
+
+
+@_routes(
+    "post",
+    "/api/auth/token/verify/",
+    ["/api/token/verify/"],
+    response={200: EmptyOut, **_ERRORS},
+    summary="Verify a token of this tenant",
+)
+def verify(request: HttpRequest, payload: VerifyIn) -> dict[str, object]:
+    services.token_verify(client=request.tenant, raw=payload.token)
+    return {}
+
+
+@_routes(
+    "post",
+    "/api/auth/token/blacklist/",
+    ["/api/token/blacklist/", "/api/logout/", "/auth/token/blacklist/"],
+    response={200: DetailOut, **_ERRORS},
+    summary="Log out: blacklist a refresh token",
+)
+def logout(request: HttpRequest, payload: LogoutIn) -> dict[str, str]:
+    services.token_blacklist(client=request.tenant, raw=payload.refresh)
+    return {"detail": "Logged out"}
+
+
+@_routes(
+    "post",
+    "/api/auth/register/",
+    ["/api/register/", "/auth/register/"],
+    response={201: RegisterOut, **_ERRORS},
+    summary="Register an account (staff and admin need an admin's Bearer token)",
+    openapi_extra={"security": [{}, {"TenantJWTAuth": []}]},
+)
+def register(request: HttpRequest, payload: RegisterIn) -> Status:
+    issued = services.user_register(
+        client=request.tenant,
+        actor=bearer_user(request),
+        username=payload.username,
+        email=payload.email,
+        password=payload.password,
+        role=payload.role,
+        first_name=payload.first_name,
+        last_name=payload.last_name,
+    )
+    return Status(
+        HTTPStatus.CREATED, {**_pair(issued, request), "detail": "User registered successfully"}
+    )
+
+
+@_routes(
+    "get",
+    "/api/user/",
+    ["/api/profile/"],
+    auth=jwt_auth,
+    response={200: UserOut, **_ERRORS},
+    summary="The current user",
+)
+def current_user(request: HttpRequest) -> dict[str, object]:
+    user: User = request.auth
+    return {
+        "user_id": user.pk,
+        "username": user.username,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "role": user.role,
+        "client_id": request.tenant.pk,
+        "client_name": request.tenant.name,
+        "is_active": user.is_active,
+        "date_joined": user.date_joined,
+        "last_login": user.last_login,
+    }
+
+
+@router.api_operation(
+    ["GET", "POST"],
+    "/api/test-auth/",
+    auth=jwt_auth,
+    response={200: AuthTestOut, **_ERRORS},
+    summary="Authentication self-test",
+)
+def test_auth(request: HttpRequest) -> dict[str, object]:
+    return {
+        "message": "JWT authentication is working",
+        "authenticated": True,
+        "user": request.auth.username,
+    }
+
+
+class Page(Schema):
+    limit: int = NinjaField(20, ge=1, le=100)
+    offset: int = NinjaField(0, ge=0, le=10_000_000)
+
+
+@_routes(
+    "get",
+    "/api/accounts/",
+    ["/api/view-accounts/", "/auth/view-accounts/"],
+    auth=jwt_auth,
+    response={200: AccountsOut, **_ERRORS},
+    summary="List the tenant's accounts (staff and admin), newest first",
+)
+def accounts(request: HttpRequest, page: Query[Page]) -> dict[str, object]:
+    users = selectors.account_list(actor=request.auth)
+    items = users[page.offset : page.offset + page.limit]
+    return {
+        "count": users.count(),
+        "items": [
+            AccountOut(
+                user_id=u.pk,
+                username=u.username,
+                email=u.email,
+                role=u.role,
+                is_active=u.is_active,
+                date_joined=u.date_joined,
+            )
+            for u in items
+        ],
+    }

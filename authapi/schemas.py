@@ -1,0 +1,128 @@
+"""Request and response shapes of SPEC §3: one In/Out pair per operation, explicit fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import Field, Schema
+
+__all__ = [
+    "AccountOut",
+    "AccountsOut",
+    "AuthTestOut",
+    "DetailOut",
+    "EmptyOut",
+    "ErrorOut",
+    "FieldErrorOut",
+    "LoginIn",
+    "LogoutIn",
+    "RefreshIn",
+    "RegisterIn",
+    "RegisterOut",
+    "TokenPairOut",
+    "TokenRefreshOut",
+    "UserOut",
+    "VerifyIn",
+]
+
+# Bounds keep hashing and decoding work per request small whatever a client sends.
+_TOKEN = Field(..., min_length=1, max_length=4096)
+
+
+class FieldErrorOut(Schema):
+    field: str
+    message: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str
+    errors: list[FieldErrorOut] | None = None
+
+
+class LoginIn(Schema):
+    username: str = Field(..., min_length=1, max_length=254, description="username or email")
+    password: str = Field(..., min_length=1, max_length=4096)
+
+
+class TokenPairOut(Schema):
+    access: str
+    refresh: str
+    user_id: int
+    username: str
+    email: str
+    role: str
+    client_id: int
+    client_name: str
+
+
+class RefreshIn(Schema):
+    refresh: str = _TOKEN
+
+
+class TokenRefreshOut(Schema):
+    access: str
+    refresh: str
+
+
+class VerifyIn(Schema):
+    token: str = _TOKEN
+
+
+class EmptyOut(Schema):
+    pass
+
+
+class LogoutIn(Schema):
+    refresh: str = _TOKEN
+
+
+class DetailOut(Schema):
+    detail: str
+
+
+class RegisterIn(Schema):
+    username: str = Field(..., min_length=1, max_length=150)
+    email: str = Field(..., min_length=3, max_length=254)
+    password: str = Field(..., min_length=1, max_length=4096)
+    role: str | None = Field(None, max_length=32, description="customer (default), staff or admin")
+    first_name: str = Field("", max_length=150)
+    last_name: str = Field("", max_length=150)
+
+
+class RegisterOut(TokenPairOut):
+    detail: str
+
+
+class UserOut(Schema):
+    user_id: int
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    role: str
+    client_id: int
+    client_name: str
+    is_active: bool
+    date_joined: datetime
+    last_login: datetime | None
+
+
+class AuthTestOut(Schema):
+    message: str
+    authenticated: bool
+    user: str
+
+
+class AccountOut(Schema):
+    user_id: int
+    username: str
+    email: str
+    role: str
+    is_active: bool
+    date_joined: datetime
+
+
+class AccountsOut(Schema):
+    count: int
+    items: list[AccountOut]
