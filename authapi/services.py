@@ -27,6 +27,8 @@ __all__ = [
     "token_pair_obtain",
     "token_refresh_rotate",
     "token_verify",
+    "tokens_revoke",
+    "user_apply_role",
     "user_create",
     "user_register",
 ]
@@ -152,6 +154,27 @@ def user_register(
         ) from None
     access, refresh = tokens.issue_pair(user, client)
     return IssuedTokens(user=user, access=access, refresh=refresh)
+
+
+def user_apply_role(*, user: User, role: str) -> None:
+    """Set a user's role and the admin flags that follow from it (saved by the caller)."""
+    apply_role(user, role)
+
+
+def tokens_revoke(*, token_ids: list[int]) -> int:
+    """Blacklist the given outstanding tokens of the current schema; returns how many were new."""
+    if not token_ids:
+        return 0
+    blacklist = BlacklistedToken._meta.db_table
+    outstanding = OutstandingToken._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {blacklist} (token_id, blacklisted_at) "  # noqa: S608 (table names)
+            f"SELECT id, now() FROM {outstanding} WHERE id = ANY(%s) "
+            "ON CONFLICT (token_id) DO NOTHING",
+            [token_ids],
+        )
+        return cursor.rowcount
 
 
 def _registration_errors(candidate: User, password: str) -> list[FieldError]:

@@ -1,11 +1,12 @@
-"""URLs on the public host: platform staff's session side only (no tenant API here)."""
+"""URLs on the public host: the platform's session side only (no tenant API here)."""
 
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from core.admin_sites import platform_admin_site
+
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("admin/", platform_admin_site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

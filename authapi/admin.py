@@ -1,0 +1,160 @@
+"""Admin for users and tokens.
+
+Platform site: the platform's own staff users. Tenant site: the tenant's users with their role,
+outstanding refresh tokens (with a "revoke" action) and blacklisted tokens (read-only).
+
+What each role may do in a tenant's admin:
+- admin: everything (superuser within its own schema);
+- staff: view users and tokens, and revoke refresh tokens; nothing else;
+- customer: cannot enter the admin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from authapi import services
+from authapi.models import Role, User
+from core.admin_sites import platform_admin_site, tenant_admin_site
+
+
+def _is_admin(request: HttpRequest) -> bool:
+    user = request.user
+    return user.is_active and (user.is_superuser or getattr(user, "role", None) == Role.ADMIN)
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_staff
+
+
+class RoleAwareAdmin(admin.ModelAdmin):
+    """Staff may look; only admins may change."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_staff(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _is_admin(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_admin(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_admin(request)
+
+
+class RoleChangeForm(UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+        fields = "__all__"
+
+
+class RoleCreationForm(UserCreationForm):
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.CUSTOMER)
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username", "email", "role")
+
+
+class UserAdmin(RoleAwareAdmin, DjangoUserAdmin):
+    form = RoleChangeForm
+    add_form = RoleCreationForm
+    list_display = ["username", "email", "role", "is_active", "date_joined", "last_login"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["username", "email", "first_name", "last_name"]
+    ordering = ["-date_joined"]
+    # is_staff / is_superuser / permissions follow from the role (authapi.roles.apply_role).
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
+        ("Access", {"fields": ["role", "is_active"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "email", "role", "password1", "password2"],
+            },
+        ),
+    ]
+    readonly_fields = ["last_login", "date_joined"]
+
+    def save_model(
+        self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
+    ) -> None:
+        services.user_apply_role(user=obj, role=obj.role)
+        super().save_model(request, obj, form, change)
+
+
+class OutstandingTokenAdmin(RoleAwareAdmin):
+    list_display = ["jti", "user", "created_at", "expires_at", "is_blacklisted"]
+    list_select_related = ["user"]
+    search_fields = ["jti", "user__username"]
+    ordering = ["-created_at"]
+    actions = ["revoke"]
+    readonly_fields = ["jti", "user", "token", "created_at", "expires_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OutstandingToken]:
+        return super().get_queryset(request).select_related("blacklistedtoken")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request)
+
+    @admin.display(boolean=True, description="blacklisted")
+    def is_blacklisted(self, obj: OutstandingToken) -> bool:
+        return hasattr(obj, "blacklistedtoken")
+
+    @admin.action(description="Revoke (blacklist) selected refresh tokens", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[OutstandingToken]) -> None:
+        count = services.tokens_revoke(token_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+
+
+class BlacklistedTokenAdmin(RoleAwareAdmin):
+    list_display = ["token_jti", "token_user", "blacklisted_at"]
+    list_select_related = ["token__user"]
+    search_fields = ["token__jti", "token__user__username"]
+    ordering = ["-blacklisted_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="jti")
+    def token_jti(self, obj: BlacklistedToken) -> str:
+        return obj.token.jti
+
+    @admin.display(description="user")
+    def token_user(self, obj: BlacklistedToken) -> object:
+        return obj.token.user
+
+
+platform_admin_site.register(User, UserAdmin)
+tenant_admin_site.register(User, UserAdmin)
+tenant_admin_site.register(OutstandingToken, OutstandingTokenAdmin)
+tenant_admin_site.register(BlacklistedToken, BlacklistedTokenAdmin)

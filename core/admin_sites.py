@@ -1,0 +1,47 @@
+"""Two admin sites: the platform's on the public host, each tenant's on its own host.
+
+Each host's URLconf mounts only its own site (core.urls_public / core.urls), and each site also
+checks the schema it is served from, so a model registered for one can never be reached from
+the other.
+"""
+
+from __future__ import annotations
+
+from django.contrib.admin import AdminSite
+from django.http import HttpRequest
+from django_tenants.utils import get_public_schema_name
+
+__all__ = ["platform_admin_site", "tenant_admin_site"]
+
+
+def _on_public(request: HttpRequest) -> bool:
+    return getattr(request, "tenant", None) is not None and (
+        request.tenant.schema_name == get_public_schema_name()
+    )
+
+
+class PlatformAdminSite(AdminSite):
+    site_header = "tenantauth — platform"
+    site_title = "tenantauth platform"
+    index_title = "Clients and platform staff"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return _on_public(request) and super().has_permission(request)
+
+
+class TenantAdminSite(AdminSite):
+    site_title = "tenantauth"
+    index_title = "Users and tokens"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return not _on_public(request) and super().has_permission(request)
+
+    def each_context(self, request: HttpRequest) -> dict[str, object]:
+        context = super().each_context(request)
+        tenant = getattr(request, "tenant", None)
+        context["site_header"] = f"{tenant.name} — admin" if tenant is not None else "admin"
+        return context
+
+
+platform_admin_site = PlatformAdminSite(name="platform_admin")
+tenant_admin_site = TenantAdminSite(name="tenant_admin")

@@ -1,0 +1,96 @@
+"""Onboarding a client through the public admin's one form."""
+
+from http import HTTPStatus
+
+import pytest
+from django_tenants.utils import schema_context, schema_exists
+
+from authapi.models import User
+from authapi.services import user_create
+from tenants.models import Client, Domain
+from tests.authapi.conftest import PASSWORD
+from tests.conftest import ACME
+
+pytestmark = pytest.mark.django_db
+
+FORM = {
+    "name": "Umbrella",
+    "schema_name": "umbrella",
+    "domain": "umbrella.localhost",
+    "admin_username": "first",
+    "admin_email": "first@umbrella.test",
+    "admin_password": "Umbr3lla-first-admin",
+}
+
+
+@pytest.fixture
+def operator_http(http_public, public_tenant):
+    with schema_context("public"):
+        user_create(username="operator", email="op@platform.test", password=PASSWORD, role="admin")
+    assert (
+        http_public.post("/login/", {"username": "operator", "password": PASSWORD}).status_code
+        == 302
+    )
+    return http_public
+
+
+def test_add_form_onboards_the_client_completely(operator_http):
+    response = operator_http.post("/admin/tenants/client/add/", FORM)
+    assert response.status_code == HTTPStatus.FOUND, response.content[-3000:]
+    client = Client.objects.get(schema_name="umbrella")
+    assert client.name == "Umbrella" and client.is_active
+    assert schema_exists("umbrella")
+    assert Domain.objects.get(domain="umbrella.localhost").tenant == client
+    with schema_context("umbrella"):
+        first = User.objects.get(username="first")
+        assert first.role == "admin" and first.check_password(FORM["admin_password"])
+    listing = operator_http.get("/admin/tenants/client/")
+    assert b"umbrella.localhost" in listing.content
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "fragment"),
+    [
+        ({"schema_name": ACME.schema}, "schema_name", "already exists"),
+        ({"domain": ACME.domain}, "domain", "already in use"),
+        ({"schema_name": "Bad Name!"}, "schema_name", "invalid schema name"),
+        ({"schema_name": "pg_evil"}, "schema_name", "invalid schema name"),
+        ({"admin_password": "12345"}, "admin_password", "too short"),
+    ],
+)
+def test_add_form_shows_errors_and_makes_nothing(
+    operator_http, tenant_a, overrides, field, fragment
+):
+    before = Client.objects.count()
+    response = operator_http.post("/admin/tenants/client/add/", {**FORM, **overrides})
+    assert response.status_code == HTTPStatus.OK  # the form again
+    errors = response.context["adminform"].form.errors
+    assert field in errors and fragment in " ".join(errors[field])
+    assert Client.objects.count() == before
+    assert not Domain.objects.filter(domain="umbrella.localhost").exists()
+    assert not schema_exists("umbrella")
+
+
+def test_failure_part_way_through_the_admin_leaves_no_schema_and_no_domain(
+    operator_http, monkeypatch
+):
+    import authapi.services
+
+    def fail(**_):
+        raise RuntimeError("forced failure after schema and domain were created")
+
+    monkeypatch.setattr(authapi.services, "user_create", fail)
+    response = operator_http.post("/admin/tenants/client/add/", FORM)
+    assert response.status_code == HTTPStatus.OK
+    assert b"nothing was created" in response.content
+    assert not Client.objects.filter(schema_name="umbrella").exists()
+    assert not Domain.objects.filter(domain="umbrella.localhost").exists()
+    assert not schema_exists("umbrella")
+
+
+def test_clients_list_shows_domain_active_flag_created_date_and_user_count(operator_http, tenant_a):
+    response = operator_http.get("/admin/tenants/client/")
+    content = response.content.decode()
+    for column in ("primary domain", "Is active", "Created on", "users"):
+        assert column.lower() in content.lower(), column
+    assert ACME.domain in content
