@@ -72,8 +72,11 @@ def api_post(page: Page, path: str, body: dict[str, str]) -> dict:
     """POST JSON from the page itself, as a tenant frontend would (same origin, real browser)."""
     return page.evaluate(
         """async ([path, body]) => {
-            const r = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
-                                         body: JSON.stringify(body)});
+            const r = await fetch(path, {
+                method: "POST",
+                headers: {"Content-Type": "application/json"},
+                body: JSON.stringify(body),
+            });
             return {status: r.status, body: await r.json()};
         }""",
         [path, body],
