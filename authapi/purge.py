@@ -1,0 +1,135 @@
+"""Purge of expired outstanding tokens (and their blacklist rows), one schema at a time.
+
+Shared by the Celery tasks (authapi.tasks) and `manage.py purge_expired_tokens`.
+
+Each batch is one statement in its own short transaction: it picks at most `batch_size` expired
+outstanding tokens of the current schema (`FOR UPDATE SKIP LOCKED`, so two purges of the same
+schema at once take disjoint rows instead of waiting on each other), deletes their blacklist
+rows and then the tokens, and returns only the two counts. Memory is flat whatever the row count
+and no lock is held longer than one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from tenants import selectors
+
+__all__ = [
+    "PurgeResult",
+    "UnknownSchemaError",
+    "schemas_to_purge",
+    "tokens_count_expired",
+    "tokens_purge_expired",
+]
+
+# A batch waits at most this long for a row or table lock, then fails with OperationalError
+# (the Celery task retries it later) instead of holding a worker and a connection.
+LOCK_TIMEOUT = "5s"
+
+# Unqualified table names: they resolve through the search_path set by schema_context, which
+# puts the tenant schema first; both tables exist in every schema (TENANT_APPS).
+_PURGE_BATCH_SQL = """
+WITH doomed AS (
+    SELECT id FROM token_blacklist_outstandingtoken
+    WHERE expires_at < %s
+    ORDER BY expires_at
+    LIMIT %s
+    FOR UPDATE SKIP LOCKED
+),
+bl AS (
+    DELETE FROM token_blacklist_blacklistedtoken
+    WHERE token_id IN (SELECT id FROM doomed)
+    RETURNING 1
+),
+ot AS (
+    DELETE FROM token_blacklist_outstandingtoken
+    WHERE id IN (SELECT id FROM doomed)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ot), (SELECT count(*) FROM bl)
+"""
+
+_COUNT_EXPIRED_SQL = "SELECT count(*) FROM token_blacklist_outstandingtoken WHERE expires_at < %s"
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    schema: str
+    outstanding_deleted: int
+    blacklisted_deleted: int
+
+    def as_dict(self) -> dict[str, str | int]:
+        return asdict(self)
+
+
+class UnknownSchemaError(ValueError):
+    """The schema is neither public nor an active client's."""
+
+
+def schemas_to_purge() -> list[str]:
+    """Public first, then every active client's schema, in id order."""
+    tenants = selectors.client_list_active().values_list("schema_name", flat=True)
+    return [get_public_schema_name(), *tenants]
+
+
+def _check_schema(schema_name: str) -> None:
+    if schema_name == get_public_schema_name():
+        return
+    if not selectors.client_list_active().filter(schema_name=schema_name).exists():
+        raise UnknownSchemaError(
+            f"unknown schema {schema_name!r}: not public and not an active client's schema"
+        )
+
+
+def tokens_count_expired(*, schema_name: str, now: datetime | None = None) -> int:
+    """How many outstanding tokens of `schema_name` expired before `now` (index-only scan)."""
+    _check_schema(schema_name)
+    now = now or timezone.now()
+    with schema_context(schema_name), connection.cursor() as cursor:
+        cursor.execute(_COUNT_EXPIRED_SQL, [now])
+        return int(cursor.fetchone()[0])
+
+
+def tokens_purge_expired(
+    *,
+    schema_name: str,
+    batch_size: int | None = None,
+    now: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PurgeResult:
+    """Delete the outstanding tokens of `schema_name` that expired before `now`, and their
+    blacklist rows, in batches of `batch_size`. Never a live token, never another schema's row.
+
+    `now` is fixed at the start, so tokens expiring during the purge wait for the next one.
+    `progress(outstanding, blacklisted)` is called after every batch with that batch's counts.
+    Raises UnknownSchemaError for a schema that is not public or an active client's.
+    """
+    _check_schema(schema_name)
+    batch_size = batch_size or settings.PURGE_BATCH_SIZE
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    now = now or timezone.now()
+    outstanding = blacklisted = 0
+    with schema_context(schema_name):
+        while True:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
+                cursor.execute(_PURGE_BATCH_SQL, [now, batch_size])
+                batch_outstanding, batch_blacklisted = cursor.fetchone()
+            outstanding += batch_outstanding
+            blacklisted += batch_blacklisted
+            if progress is not None:
+                progress(batch_outstanding, batch_blacklisted)
+            # A short batch means nothing expired is left, or what is left is locked by a
+            # concurrent purge of the same schema, which deletes it.
+            if batch_outstanding < batch_size:
+                break
+    return PurgeResult(schema_name, outstanding, blacklisted)
