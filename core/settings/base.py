@@ -153,7 +153,7 @@ LOGGING = {
         "kv": {"format": "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"}
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": (env("LOG_LEVEL", "INFO") or "INFO").upper()},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},

@@ -3,7 +3,7 @@
 https://django-tenants.readthedocs.io/en/latest/install.html
 """
 
-from core.settings.environment import env
+from core.settings.environment import env, env_int
 
 # Apps whose tables live in the public schema. Users, sessions, the admin log and the JWT token
 # tables are also here because the platform's own staff sign in on the public host.
@@ -43,3 +43,6 @@ PUBLIC_SCHEMA_URLCONF = "core.urls_public"
 TENANT_LIMIT_SET_CALLS = True
 
 PUBLIC_HOST = (env("PUBLIC_HOST", "localhost") or "localhost").lower()
+
+# `migrate_schemas --executor multiprocessing`: how many schemas migrate at once.
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("MIGRATION_PROCESSES", 2)

@@ -6,14 +6,13 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import transaction
-from django_tenants.utils import get_public_schema_name
 
 from authapi.models import User
 from authapi.services import user_create
 from core import embedded
-from tenants.models import Client, Domain
+from tenants.models import Client
 from tenants.services import client_onboard
 
 DEMO = {"name": "Demo Corp", "schema": "demo", "domain": "demo.localhost"}
@@ -33,13 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         public_host = settings.PUBLIC_HOST
-        with transaction.atomic():
-            public, _ = Client.objects.get_or_create(
-                schema_name=get_public_schema_name(), defaults={"name": "Platform"}
-            )
-            Domain.objects.get_or_create(
-                domain=public_host, defaults={"tenant": public, "is_primary": True}
-            )
+        call_command("ensure_public_tenant", stdout=self.stdout)
         operator_password = _password("operator")
         if not User.objects.filter(username="operator").exists():
             user_create(
