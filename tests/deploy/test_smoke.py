@@ -180,14 +180,14 @@ def test_production_stack_serves_the_token_cycle_and_purges(smoke_db, tmp_path):
         # Expired tokens in the tenant schema: beat (every 2 s) -> worker purges them.
         with psycopg.connect(smoke_db, autocommit=True) as conn:
             conn.execute(
-                f"INSERT INTO {TOKENS} (jti, token, created_at, expires_at) "  # noqa: S608
+                f"INSERT INTO {TOKENS} (jti, token, created_at, expires_at) "
                 "SELECT 'expired-' || g, 'x', now() - interval '3 days', now() - interval '1 day' "
                 "FROM generate_series(1, 50) g"
             )
 
             def purged() -> bool:
                 row = conn.execute(
-                    f"SELECT count(*) FROM {TOKENS} WHERE jti LIKE 'expired-%'"  # noqa: S608
+                    f"SELECT count(*) FROM {TOKENS} WHERE jti LIKE 'expired-%'"
                 ).fetchone()
                 return row[0] == 0
 
