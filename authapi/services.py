@@ -165,16 +165,7 @@ def tokens_revoke(*, token_ids: list[int]) -> int:
     """Blacklist the given outstanding tokens of the current schema; returns how many were new."""
     if not token_ids:
         return 0
-    blacklist = BlacklistedToken._meta.db_table
-    outstanding = OutstandingToken._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {blacklist} (token_id, blacklisted_at) "  # noqa: S608 (table names)
-            f"SELECT id, now() FROM {outstanding} WHERE id = ANY(%s) "
-            "ON CONFLICT (token_id) DO NOTHING",
-            [token_ids],
-        )
-        return cursor.rowcount
+    return len(_blacklist_where("id = ANY(%s)", [token_ids]))
 
 
 def _registration_errors(candidate: User, password: str) -> list[FieldError]:
@@ -213,16 +204,22 @@ def _token_any_type(raw: object, client: Client) -> tokens.Token:
 
 def _blacklist_once(jti: str) -> bool:
     """Blacklist the outstanding token `jti`; True only for the one caller that did it."""
+    return bool(_blacklist_where("jti = %s", [jti]))
+
+
+def _blacklist_where(condition: str, params: list[object]) -> list[tuple[int]]:
+    """Blacklist the outstanding tokens matching `condition` in one statement; the unique
+    token_id makes concurrent calls race-free. Returns the rows newly blacklisted."""
     blacklist = BlacklistedToken._meta.db_table
     outstanding = OutstandingToken._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {blacklist} (token_id, blacklisted_at) "  # noqa: S608 (table names)
-            f"SELECT id, now() FROM {outstanding} WHERE jti = %s "
+            f"INSERT INTO {blacklist} (token_id, blacklisted_at) "  # noqa: S608 (fixed SQL)
+            f"SELECT id, now() FROM {outstanding} WHERE {condition} "
             "ON CONFLICT (token_id) DO NOTHING RETURNING token_id",
-            [jti],
+            params,
         )
-        return cursor.fetchone() is not None
+        return cursor.fetchall()
 
 
 def _no_active_account() -> ApiError:
