@@ -1,85 +1,35 @@
-"""Host -> client cache that costs no SQL per request once warm.
+"""Host -> client cache that costs no SQL and no network round trip per request once warm.
 
-Each process keeps its own bounded map of host -> Client (or "unknown"). A generation counter in
-Redis is bumped whenever a Client or Domain changes (tenants.signals); every lookup reads the
-counter (one Redis GET, no SQL) and drops the local map when it moved, so a new domain, a
-deactivated client or a deleted one is seen at once by every process. If Redis is unreachable
-the cache is bypassed and the database answers, so tenant resolution never depends on Redis.
+Each process keeps its own bounded map of host -> Client (or "unknown", so requests with random
+Host headers cost no SQL either). Any change to a Client or Domain invalidates the map in every
+process at once through core.localcache (Redis pub/sub); while this process is not subscribed
+(Redis unreachable, or just starting) every lookup goes to the database, so tenant resolution
+never depends on Redis for correctness.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections import OrderedDict
-
-from django.core.cache import cache
-
+from core.localcache import LocalCache
 from tenants import selectors
 from tenants.models import Client
 
-__all__ = ["bump_generation", "clear", "lookup"]
+__all__ = ["clear", "invalidate", "lookup"]
 
-log = logging.getLogger(__name__)
-
-GENERATION_KEY = "tenants:hosts:generation"
+_UNKNOWN = "unknown"
 # Bounded so that requests with random Host headers cannot grow memory without limit.
-MAX_ENTRIES = 10_000
-_UNKNOWN = object()
-
-_lock = threading.Lock()
-_entries: OrderedDict[str, object] = OrderedDict()
-_generation: object = None
-
-
-def _current_generation() -> object:
-    try:
-        value = cache.get(GENERATION_KEY)
-        if value is None:
-            cache.add(GENERATION_KEY, 1, timeout=None)
-            value = cache.get(GENERATION_KEY)
-        return value
-    except Exception:  # any Redis failure: fall back to the database for this request
-        log.warning("event=hostcache_redis_unavailable")
-        return None
+_hosts: LocalCache[Client | str] = LocalCache("hosts", max_entries=10_000)
 
 
 def lookup(host: str) -> Client | None:
-    global _generation
-    generation = _current_generation()
-    if generation is None:
-        return selectors.client_get_by_host(host=host)
-    with _lock:
-        if generation != _generation:
-            _entries.clear()
-            _generation = generation
-        hit = _entries.get(host)
-        if hit is not None:
-            _entries.move_to_end(host)
-            return None if hit is _UNKNOWN else hit  # type: ignore[return-value]
-    client = selectors.client_get_by_host(host=host)
-    with _lock:
-        if generation == _generation:
-            _entries[host] = _UNKNOWN if client is None else client
-            if len(_entries) > MAX_ENTRIES:
-                _entries.popitem(last=False)
-    return client
+    found = _hosts.get(host, lambda: selectors.client_get_by_host(host=host) or _UNKNOWN)
+    return None if isinstance(found, str) else found
 
 
-def bump_generation() -> None:
-    try:
-        try:
-            cache.incr(GENERATION_KEY)
-        except ValueError:  # key missing
-            cache.add(GENERATION_KEY, 1, timeout=None)
-            cache.incr(GENERATION_KEY)
-    except Exception:
-        log.exception("event=hostcache_bump_failed")
-    clear()
+def invalidate() -> None:
+    """Drop every cached host in every process (a client or domain changed)."""
+    _hosts.invalidate()
 
 
 def clear() -> None:
-    global _generation
-    with _lock:
-        _entries.clear()
-        _generation = None
+    """Drop this process's cached hosts only."""
+    _hosts.clear()

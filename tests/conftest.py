@@ -16,6 +16,8 @@ from django.db import connection
 from django.test import Client as HttpClient
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from core import localcache
+from core.handlers import ApiClientHandler
 from tenants import hostcache
 from tenants.models import Client, Domain
 
@@ -79,6 +81,8 @@ def _tenants_created(django_db_setup: None, django_db_blocker) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_host_cache() -> Iterator[None]:
+    # The caches answer only once this process's invalidation listener is subscribed.
+    assert localcache.wait_until_ready(), "the local-cache listener could not subscribe to Redis"
     hostcache.clear()
     yield
     hostcache.clear()
@@ -104,8 +108,11 @@ def tenant_b(_tenants_created: None, public_tenant: Client, django_db_blocker) -
 
 
 def host_client(host: str) -> HttpClient:
-    """A Django test client that goes through the real middleware with a fixed Host."""
-    return HttpClient(HTTP_HOST=host)
+    """A Django test client that goes through the real middleware with a fixed Host (the API
+    stack for /api/ and /auth/, the full one elsewhere, as core.wsgi does)."""
+    client = HttpClient(HTTP_HOST=host)
+    client.handler = ApiClientHandler(client.handler.enforce_csrf_checks)
+    return client
 
 
 @pytest.fixture

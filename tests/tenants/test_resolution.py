@@ -1,10 +1,13 @@
+import time
 from http import HTTPStatus
 
 import pytest
-from django.core.cache import cache
+import redis
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core import localcache
 from tenants import hostcache
 from tenants.models import Domain
 from tests.conftest import ACME, host_client
@@ -88,11 +91,16 @@ def test_host_lookup_sees_a_new_domain_at_once(tenant_a, http_a):
 
 
 def test_another_process_change_invalidates_this_process_cache(tenant_a):
-    """A bump of the shared generation (what any process's save does) drops local entries."""
+    """A message on the channel (what any process's save publishes) drops local entries."""
+    assert localcache.wait_until_ready()
     assert hostcache.lookup(ACME.domain) == tenant_a
     Domain.objects.filter(domain=ACME.domain).update(domain="acme-moved.localhost")  # no signal
-    assert hostcache.lookup(ACME.domain) == tenant_a  # stale without a bump, as designed
-    cache.incr(hostcache.GENERATION_KEY)  # as another process's signal handler would
+    assert hostcache.lookup(ACME.domain) == tenant_a  # stale without a message, as designed
+    other_process = redis.Redis.from_url(settings.REDIS_URL)
+    other_process.publish(localcache.CHANNEL, "hosts\x00")
+    deadline = time.monotonic() + 5
+    while hostcache.lookup(ACME.domain) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert hostcache.lookup(ACME.domain) is None
 
 

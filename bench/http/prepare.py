@@ -1,0 +1,164 @@
+"""Set up one app for the HTTP benchmark; run by run.py in the app's own Django settings.
+
+    python bench/http/prepare.py {ours,peer} OUT_DIR --refresh N
+
+Migrates a fresh database, creates the client "Bench Corp" on bench.localhost with two users
+(`bench`, hashed by the production hasher; `benchfast`, hashed with MD5 for the fast-hasher
+servers), and writes to OUT_DIR/<app>.json: a long-lived access token, the path of N fresh
+refresh tokens (one per line, each recorded as outstanding exactly as a login would) and the
+median time of one production password check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+HOST = "bench.localhost"
+PASSWORD = "correct horse battery staple"
+ACCESS_LIFETIME = timedelta(hours=3)  # outlives the whole run
+
+
+def _hasher_seconds(user) -> float:
+    times = []
+    for _ in range(7):
+        start = time.perf_counter()
+        assert user.check_password(PASSWORD)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _md5(password: str) -> str:
+    from django.contrib.auth.hashers import MD5PasswordHasher
+
+    hasher = MD5PasswordHasher()
+    return hasher.encode(password, hasher.salt())
+
+
+def prepare_ours(count: int) -> dict:
+    from django.core.management import call_command
+    from django.db import connection
+    from django_tenants.utils import schema_context
+    from ninja_jwt.token_blacklist.models import OutstandingToken
+    from ninja_jwt.utils import datetime_from_epoch
+
+    from authapi import tokens
+    from authapi.models import User
+    from tenants.services import client_onboard
+
+    call_command("migrate_schemas", "--shared", verbosity=0)
+    call_command("ensure_public_tenant", verbosity=0)
+    client = client_onboard(
+        name="Bench Corp",
+        schema_name="bench",
+        domain=HOST,
+        admin_username="owner",
+        admin_email="owner@bench.test",
+        admin_password=PASSWORD,
+    )
+    with schema_context("bench"):
+        user = User.objects.create_user("bench", "bench@bench.test", PASSWORD)
+        User.objects.create(username="benchfast", email="fast@bench.test", password=_md5(PASSWORD))
+        access = tokens.AccessToken()
+        access.set_exp(lifetime=ACCESS_LIFETIME)
+        access["user_id"] = user.pk
+        access[tokens.CLIENT_ID] = client.pk
+        access[tokens.CLIENT_NAME] = client.name
+        refresh, rows = [], []
+        for _ in range(count):
+            token = tokens.ClientRefreshToken()
+            token["user_id"] = user.pk
+            token[tokens.CLIENT_ID] = client.pk
+            token[tokens.CLIENT_NAME] = client.name
+            refresh.append(str(token))
+            rows.append(
+                OutstandingToken(
+                    user=user,
+                    jti=token["jti"],
+                    token=refresh[-1],
+                    created_at=token.current_time,
+                    expires_at=datetime_from_epoch(token["exp"]),
+                )
+            )
+        OutstandingToken.objects.bulk_create(rows, batch_size=2000)
+        hasher = _hasher_seconds(user)
+    connection.close()
+    return {"access": str(access), "refresh": refresh, "hasher_seconds": hasher}
+
+
+def prepare_peer(count: int) -> dict:
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django_tenants.utils import schema_context
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+    from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+    from rest_framework_simplejwt.utils import datetime_from_epoch
+
+    from bench.peers.drf_tenants.clients.models import Client, Domain
+
+    call_command("migrate_schemas", "--shared", verbosity=0)
+    Client.objects.create(schema_name="public", name="Public")
+    client = Client(schema_name="bench", name="Bench Corp")
+    client.save(verbosity=0)  # auto_create_schema: runs the tenant migrations
+    Domain.objects.create(domain=HOST, tenant=client, is_primary=True)
+    with schema_context("bench"):
+        user = User.objects.create_user("bench", "bench@bench.test", PASSWORD)
+        User.objects.create(username="benchfast", email="fast@bench.test", password=_md5(PASSWORD))
+        access = AccessToken.for_user(user)
+        access.set_exp(lifetime=ACCESS_LIFETIME)
+        access["client_id"] = client.pk
+        access["client_name"] = client.name
+        refresh, rows = [], []
+        for _ in range(count):
+            token = RefreshToken()
+            token["user_id"] = user.pk
+            token["client_id"] = client.pk
+            token["client_name"] = client.name
+            refresh.append(str(token))
+            rows.append(
+                OutstandingToken(
+                    user=user,
+                    jti=token["jti"],
+                    token=refresh[-1],
+                    created_at=token.current_time,
+                    expires_at=datetime_from_epoch(token["exp"]),
+                )
+            )
+        OutstandingToken.objects.bulk_create(rows, batch_size=2000)
+        hasher = _hasher_seconds(user)
+    connection.close()
+    return {"access": str(access), "refresh": refresh, "hasher_seconds": hasher}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("app", choices=["ours", "peer"])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--refresh", type=int, default=50_000)
+    args = parser.parse_args()
+    os.environ.setdefault(
+        "DJANGO_SETTINGS_MODULE",
+        "core.settings" if args.app == "ours" else "bench.peers.drf_tenants.settings",
+    )
+    import django
+
+    django.setup()
+    data = (prepare_ours if args.app == "ours" else prepare_peer)(args.refresh)
+    tokens_file = args.out / f"{args.app}-refresh.txt"
+    tokens_file.write_text("\n".join(data.pop("refresh")) + "\n")
+    data["refresh_file"] = str(tokens_file)
+    (args.out / f"{args.app}.json").write_text(json.dumps(data))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Two middleware stacks: a short one for the JSON API, the full one for everything else.
+
+Requests under /api/ and /auth/ carry Bearer tokens, never cookies, so the session, CSRF,
+authentication and message middleware have nothing to do there but still cost every request
+(they are a sizeable share of a trivial API request's time). Those requests go through
+`settings.API_MIDDLEWARE` instead; the admin and the login pages keep `settings.MIDDLEWARE`.
+
+Each stack lives in its own handler object: Django keeps the process_view / exception hooks of
+a stack on the handler, so sharing one handler would mix the two stacks' hooks (and could drop
+CSRF's process_view from the admin).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.wsgi import WSGIHandler
+from django.http import HttpRequest, HttpResponse
+from django.test.client import ClientHandler
+
+__all__ = ["API_PREFIXES", "ApiClientHandler", "ApiWSGIHandler", "is_api_path"]
+
+API_PREFIXES = ("/api/", "/auth/")
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIXES)
+
+
+class _ApiStack(BaseHandler):
+    def load_middleware(self, is_async: bool = False) -> None:
+        # BaseHandler reads settings.MIDDLEWARE; point it at the API list while this stack is
+        # built (once per process, at start-up).
+        full = settings.MIDDLEWARE
+        settings.MIDDLEWARE = settings.API_MIDDLEWARE
+        try:
+            super().load_middleware(is_async)
+        finally:
+            settings.MIDDLEWARE = full
+
+
+class _ApiFastPath:
+    _api_stack: _ApiStack | None = None
+
+    def get_response(self, request: HttpRequest) -> HttpResponse:
+        if is_api_path(request.path_info):
+            if self._api_stack is None:
+                stack = _ApiStack()
+                stack.load_middleware()
+                self._api_stack = stack
+            return self._api_stack.get_response(request)
+        return super().get_response(request)  # type: ignore[misc]
+
+
+class ApiWSGIHandler(_ApiFastPath, WSGIHandler):
+    """The production WSGI handler (core.wsgi)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        stack = _ApiStack()
+        stack.load_middleware()
+        self._api_stack = stack
+
+
+class ApiClientHandler(_ApiFastPath, ClientHandler):
+    """The same split for Django's test client, so tests go through the stacks production uses."""

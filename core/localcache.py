@@ -1,0 +1,215 @@
+"""Per-process caches that every process drops at once when the data behind them changes.
+
+The hot path (host -> client, "is this user still active") must not pay a network round trip
+per request, yet a deactivated client or user must be refused at once by every process. Each
+process therefore keeps its own small maps, and one background thread per process listens on a
+Redis pub/sub channel: a change anywhere publishes the cache name (and key), and every listening
+process drops the entry within milliseconds.
+
+Fail-safe rules, so that a lost message can never keep a stale answer for long:
+- The cache answers only while this process's listener is subscribed. Before the subscription is
+  confirmed, after the connection drops and until it is re-established, every lookup goes to the
+  loader (the database), and everything cached is dropped on (re)subscription, since messages may
+  have been missed meanwhile.
+- A value is stored only if no invalidation of its cache arrived while it was being loaded, so a
+  read that raced a change is never kept.
+- Entries expire after `max_age` seconds whatever happens (a publisher that could not reach
+  Redis while the listeners still could is the one case the rules above do not cover).
+- `invalidate()` publishes at once and again after the surrounding transaction commits (a
+  process could otherwise re-read the old row between the two).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from django.conf import settings
+from django.db import transaction
+
+__all__ = ["CHANNEL", "LocalCache", "listener_ready", "wait_until_ready"]
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "tenantauth:localcache:invalidate"
+_SEP = "\x00"
+V = TypeVar("V")
+
+_registry: dict[str, LocalCache] = {}  # type: ignore[type-arg]
+
+
+class LocalCache(Generic[V]):
+    def __init__(self, name: str, *, max_entries: int = 10_000, max_age: float = 30.0) -> None:
+        if _SEP in name or name in _registry:
+            raise ValueError(f"bad or duplicate cache name {name!r}")
+        self.name = name
+        self.max_entries = max_entries
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+        self._epoch = 0
+        _registry[name] = self
+
+    def get(self, key: Hashable, loader: Callable[[], V]) -> V:
+        """The cached value of `key`, or `loader()` (stored when that is safe)."""
+        if not _listener.ready():
+            return loader()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and now - hit[0] < self.max_age:
+                self._entries.move_to_end(key)
+                return hit[1]
+            epoch = self._epoch
+        value = loader()
+        with self._lock:
+            if epoch == self._epoch and _listener.ready():
+                self._entries[key] = (now, value)
+                self._entries.move_to_end(key)
+                if len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+        return value
+
+    def invalidate(self, key: Hashable | None = None) -> None:
+        """Drop `key` (or everything) here and in every other process, now and after commit."""
+        message = f"{self.name}{_SEP}{'' if key is None else key}"
+        self.drop(key)
+        _publish(message)
+        transaction.on_commit(lambda: _publish(message))
+
+    def drop(self, key: Hashable | None = None) -> None:
+        """Drop `key` (or everything) in this process only."""
+        with self._lock:
+            self._epoch += 1
+            if key is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(key, None)
+                self._entries.pop(str(key), None)
+
+    def clear(self) -> None:
+        self.drop(None)
+
+
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1, health_check_interval=5
+    )
+
+
+_publisher_lock = threading.Lock()
+_publisher: tuple[int, object] | None = None
+
+
+def _publish(message: str) -> None:
+    global _publisher
+    try:
+        with _publisher_lock:
+            if _publisher is None or _publisher[0] != os.getpid():
+                _publisher = (os.getpid(), _redis())
+            client = _publisher[1]
+        client.publish(CHANNEL, message)  # type: ignore[attr-defined]
+    except Exception:
+        log.exception("event=localcache_publish_failed message=%r", message)
+
+
+def _drop_all() -> None:
+    for cache in list(_registry.values()):
+        cache.drop(None)
+
+
+def _apply(raw: bytes | str) -> None:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    name, _, key = text.partition(_SEP)
+    cache = _registry.get(name)
+    if cache is None:
+        return
+    cache.drop(None if key == "" else key)
+
+
+class _Listener:
+    """One subscriber thread per process (started lazily, restarted after a fork)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._subscribed = threading.Event()
+
+    def ready(self) -> bool:
+        if self._pid != os.getpid():
+            self._start()
+        return self._subscribed.is_set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._subscribed = threading.Event()  # a forked child inherits no subscription
+            _drop_all()
+            thread = threading.Thread(
+                target=self._run, args=(self._subscribed,), name="localcache", daemon=True
+            )
+            thread.start()
+
+    def _run(self, subscribed: threading.Event) -> None:
+        backoff = 0.2
+        while True:
+            pubsub = None
+            try:
+                pubsub = _redis().pubsub()
+                pubsub.subscribe(CHANNEL)
+                while True:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        pubsub.check_health()
+                        continue
+                    if message["type"] == "subscribe":
+                        _drop_all()  # whatever happened while unsubscribed was missed
+                        subscribed.set()
+                        backoff = 0.2
+                    elif message["type"] == "message":
+                        _apply(message["data"])
+            except Exception as exc:
+                if _stopping.is_set():
+                    return
+                if subscribed.is_set():
+                    log.warning("event=localcache_listener_lost error=%r", exc)
+                subscribed.clear()
+                _drop_all()
+            finally:
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):  # already failing; nothing more to do
+                        pubsub.close()
+            if _stopping.wait(backoff):
+                return
+            backoff = min(backoff * 2, 5.0)
+
+
+_listener = _Listener()
+# Set at interpreter exit, so the thread does not log about Redis going away with the process.
+_stopping = threading.Event()
+atexit.register(_stopping.set)
+
+
+def listener_ready() -> bool:
+    return _listener.ready()
+
+
+def wait_until_ready(timeout: float = 5.0) -> bool:
+    """Start this process's listener if needed and wait for its subscription (tests, warm-up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _listener.ready():
+            return True
+        time.sleep(0.01)
+    return False
