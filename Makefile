@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format clean
+.PHONY: help install run test lint format clean bench-http bench-tenants bench-purge
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,19 @@ test: $(STAMP) ## Run the whole test suite against real PostgreSQL and Redis (em
 	@data=$$(mktemp -d /tmp/tenantauth-test.XXXXXX); chmod 755 $$data; \
 	TENANTAUTH_DATA_DIR=$$data $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	rm -rf $$data; exit $$rc
+
+$(VENV)/.installed-bench: $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,embedded,bench]'
+	@touch $@
+
+bench-http: $(VENV)/.installed-bench ## HTTP benchmark against DRF + SimpleJWT (bench/README.md); BENCH_ARGS=--quick
+	$(BIN)/python bench/http/run.py $(BENCH_ARGS)
+
+bench-tenants: $(VENV)/.installed-bench ## Onboarding at 1,000 tenants (bench/README.md)
+	$(BIN)/python bench/tenants/run.py $(BENCH_ARGS)
+
+bench-purge: $(VENV)/.installed-bench ## Purge of 1M expired tokens over 100 schemas (bench/README.md)
+	$(BIN)/python bench/purge/run.py $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check .

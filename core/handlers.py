@@ -16,9 +16,8 @@ from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse
-from django.test.client import ClientHandler
 
-__all__ = ["API_PREFIXES", "ApiClientHandler", "ApiWSGIHandler", "is_api_path"]
+__all__ = ["API_PREFIXES", "ApiFastPath", "ApiWSGIHandler", "is_api_path"]
 
 API_PREFIXES = ("/api/", "/auth/")
 
@@ -39,7 +38,9 @@ class _ApiStack(BaseHandler):
             settings.MIDDLEWARE = full
 
 
-class _ApiFastPath:
+class ApiFastPath:
+    """Mix into a Django handler class (before it) to route API paths to the API stack."""
+
     _api_stack: _ApiStack | None = None
 
     def get_response(self, request: HttpRequest) -> HttpResponse:
@@ -52,7 +53,7 @@ class _ApiFastPath:
         return super().get_response(request)  # type: ignore[misc]
 
 
-class ApiWSGIHandler(_ApiFastPath, WSGIHandler):
+class ApiWSGIHandler(ApiFastPath, WSGIHandler):
     """The production WSGI handler (core.wsgi)."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -60,7 +61,3 @@ class ApiWSGIHandler(_ApiFastPath, WSGIHandler):
         stack = _ApiStack()
         stack.load_middleware()
         self._api_stack = stack
-
-
-class ApiClientHandler(_ApiFastPath, ClientHandler):
-    """The same split for Django's test client, so tests go through the stacks production uses."""

@@ -34,7 +34,7 @@ from typing import Generic, TypeVar
 from django.conf import settings
 from django.db import transaction
 
-__all__ = ["CHANNEL", "LocalCache", "listener_ready", "wait_until_ready"]
+__all__ = ["CHANNEL", "LocalCache", "clear_all", "listener_ready", "wait_until_ready"]
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +199,11 @@ _listener = _Listener()
 # Set at interpreter exit, so the thread does not log about Redis going away with the process.
 _stopping = threading.Event()
 atexit.register(_stopping.set)
+
+
+def clear_all() -> None:
+    """Drop every local cache of this process (tests)."""
+    _drop_all()
 
 
 def listener_ready() -> bool:

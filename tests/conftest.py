@@ -8,17 +8,19 @@ Client and Domain rows when they are missing (the schemas themselves are kept).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client as HttpClient
+from django.test.client import ClientHandler
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from core import localcache
-from core.handlers import ApiClientHandler
-from tenants import hostcache
+from core.handlers import ApiFastPath
 from tenants.models import Client, Domain
 
 PUBLIC_HOST = "localhost"
@@ -83,9 +85,9 @@ def _tenants_created(django_db_setup: None, django_db_blocker) -> None:
 def _fresh_host_cache() -> Iterator[None]:
     # The caches answer only once this process's invalidation listener is subscribed.
     assert localcache.wait_until_ready(), "the local-cache listener could not subscribe to Redis"
-    hostcache.clear()
+    localcache.clear_all()
     yield
-    hostcache.clear()
+    localcache.clear_all()
     connection.set_schema_to_public()
 
 
@@ -105,6 +107,10 @@ def tenant_a(_tenants_created: None, public_tenant: Client, django_db_blocker) -
 def tenant_b(_tenants_created: None, public_tenant: Client, django_db_blocker) -> Client:
     with django_db_blocker.unblock():
         return ensure_tenant(GLOBEX)
+
+
+class ApiClientHandler(ApiFastPath, ClientHandler):
+    """Django's test-client handler with production's split of middleware stacks."""
 
 
 def host_client(host: str) -> HttpClient:
@@ -134,3 +140,35 @@ def http_public(public_tenant: Client) -> HttpClient:
 def in_schema():
     """`with in_schema(tenant): ...` — ORM calls inside run in that tenant's schema."""
     return lambda tenant: schema_context(tenant.schema_name)
+
+
+def run_in_another_process(code: str) -> str:
+    """Run Django code in a separate Python process on the test database; returns its stdout.
+
+    For what only another process can show: a change made there must reach this process's
+    per-process caches (core.localcache) at once.
+    """
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit
+
+    # The same server as this process, but the test database pytest-django made.
+    url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": url.geturl(),
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DJANGO_SETTINGS_MODULE": "core.settings",
+    }
+    prelude = "import django\ndjango.setup()\n"
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=settings.BASE_DIR,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout

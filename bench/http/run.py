@@ -337,17 +337,19 @@ def run_config(
                 for name in order:
                     app = SERVERS[name][0] or "ours"
                     access = prepared[app]["access"]
+                    slow = scenario == "login"  # the production hasher: ~0.1-0.5 s a request
                     common = dict(
                         method=method,
                         body=body.replace("ACCESS", access),
                         auth=access if uses_access else "",
                         tokens=prepared[app]["refresh_file"] if uses_refresh else "",
-                        connections=args.connections,
+                        connections=2 if slow else args.connections,
                         pin=load_pin,
                     )
                     port = servers[name].port
                     target_path = "/" if name == "bare" else path
-                    for seconds, keep in ((args.warmup, False), (args.duration, True)):
+                    measure = max(args.duration, 10) if slow else args.duration
+                    for seconds, keep in ((args.warmup, False), (measure, True)):
                         spy = None
                         if keep and args.profile and name in args.profile:
                             spy = start_profile(servers[name], f"{scenario}-{name}", seconds)

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from core import localcache
 from tenants import hostcache
 from tenants.models import Domain
-from tests.conftest import ACME, host_client
+from tests.conftest import ACME, host_client, run_in_another_process
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +109,23 @@ def test_deactivating_a_client_is_seen_at_once(tenant_a, http_a):
     tenant_a.is_active = False
     tenant_a.save(update_fields=["is_active"])
     assert http_a.get("/api/hello").status_code == HTTPStatus.FORBIDDEN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deactivating_a_client_in_another_process_is_seen_at_once(tenant_a, http_a):
+    assert http_a.get("/api/hello").status_code == HTTPStatus.OK  # cached in this process
+    change = (
+        "from tenants.models import Client\n"
+        f"client = Client.objects.get(schema_name={ACME.schema!r})\n"
+        "client.is_active = {active}\n"
+        "client.save()\n"
+    )
+    run_in_another_process(change.format(active=False))
+    try:
+        deadline = time.monotonic() + 2
+        while http_a.get("/api/hello").status_code == HTTPStatus.OK:
+            assert time.monotonic() < deadline, "still served after the client was deactivated"
+            time.sleep(0.01)
+        assert http_a.get("/api/hello").status_code == HTTPStatus.FORBIDDEN
+    finally:
+        run_in_another_process(change.format(active=True))

@@ -1,0 +1,87 @@
+"""core.dbbackend: the search_path SET and the health check are skipped only when safe."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import ACME, GLOBEX
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _statements(fn) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        fn()
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def _select_one() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schemas(false)")
+        cursor.fetchone()
+
+
+def _schemas() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schemas(false)")
+        return cursor.fetchone()[0]
+
+
+def test_search_path_is_not_set_again_for_the_same_tenant(tenant_a):
+    connection.set_tenant(tenant_a)
+    assert any(s.startswith("SET search_path") for s in _statements(_select_one))
+    connection.set_schema_to_public()  # what the middleware does first on every request
+    connection.set_tenant(tenant_a)
+    assert _statements(_select_one) == ["SELECT current_schemas(false)"]
+    assert _schemas() == [ACME.schema, "public"]
+
+
+def test_another_tenant_gets_its_own_search_path(tenant_a, tenant_b):
+    connection.set_tenant(tenant_a)
+    _select_one()
+    connection.set_tenant(tenant_b)
+    assert _schemas() == [GLOBEX.schema, "public"]
+    connection.set_tenant(tenant_a)
+    assert _schemas() == [ACME.schema, "public"]
+
+
+def test_a_rolled_back_set_is_issued_again(tenant_a, tenant_b):
+    connection.set_tenant(tenant_a)
+    _select_one()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        connection.set_tenant(tenant_b)
+        _select_one()  # SET search_path to globex inside the transaction
+        raise RuntimeError("roll back")  # PostgreSQL undoes that SET
+    connection.set_tenant(tenant_b)
+    assert _schemas() == [GLOBEX.schema, "public"]
+
+
+def test_closed_connection_forgets_the_search_path(tenant_a):
+    connection.set_tenant(tenant_a)
+    _select_one()
+    connection.close()
+    connection.set_tenant(tenant_a)
+    assert any(s.startswith("SET search_path") for s in _statements(_select_one))
+
+
+def test_health_check_runs_only_after_the_connection_sat_idle(tenant_a, monkeypatch):
+    checks = []
+    connection.ensure_connection()
+    assert connection.health_check_enabled  # CONN_HEALTH_CHECKS is on
+    real = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or real())
+
+    def request() -> None:  # what close_old_connections does around every request
+        connection.close_if_unusable_or_obsolete()
+        _select_one()
+        connection.close_if_unusable_or_obsolete()
+
+    request()  # a fresh wrapper has no last use yet: checked
+    assert checks == [1]
+    checks.clear()
+    request()
+    request()
+    assert checks == []  # back to back: the connection was used a moment ago
+    connection._used_at -= 5  # idle for five seconds
+    request()
+    assert checks == [1]

@@ -1,0 +1,112 @@
+"""core.localcache: per-process caches invalidated through Redis pub/sub, failing safe."""
+
+import itertools
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from core import localcache
+
+_names = itertools.count()
+
+
+def _cache(**kwargs):
+    return localcache.LocalCache(f"test-{next(_names)}", **kwargs)
+
+
+def _counting_loader(value="v"):
+    calls = []
+
+    def load():
+        calls.append(1)
+        return value
+
+    return load, calls
+
+
+def _wait_for(predicate, timeout=5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_second_lookup_is_served_from_memory():
+    cache = _cache()
+    load, calls = _counting_loader()
+    assert cache.get("k", load) == "v"
+    assert cache.get("k", load) == "v"
+    assert len(calls) == 1
+
+
+def test_a_message_from_another_process_drops_the_key():
+    cache = _cache()
+    load, calls = _counting_loader()
+    cache.get("k", load)
+    cache.get("other", load)
+    redis.Redis.from_url(settings.REDIS_URL).publish(localcache.CHANNEL, f"{cache.name}\x00k")
+    assert _wait_for(lambda: "k" not in cache._entries)
+    assert "other" in cache._entries  # only that key
+    cache.get("k", load)
+    assert len(calls) == 3
+
+
+def test_value_loaded_while_an_invalidation_arrives_is_not_kept():
+    cache = _cache()
+
+    def racing_load():
+        cache.drop("k")  # the change lands while the old value is being read
+        return "old"
+
+    assert cache.get("k", racing_load) == "old"
+    load, calls = _counting_loader("new")
+    assert cache.get("k", load) == "new"
+    assert calls == [1]
+
+
+def test_entries_expire_after_max_age():
+    cache = _cache(max_age=0.05)
+    load, calls = _counting_loader()
+    cache.get("k", load)
+    time.sleep(0.06)
+    cache.get("k", load)
+    assert len(calls) == 2
+
+
+def test_size_is_bounded():
+    cache = _cache(max_entries=3)
+    for key in range(10):
+        cache.get(key, lambda: "v")
+    assert len(cache._entries) == 3
+
+
+@pytest.mark.django_db
+def test_without_a_subscription_every_lookup_goes_to_the_loader(settings, monkeypatch, tmp_path):
+    """Redis unreachable: nothing is cached (so nothing can go stale), answers still come."""
+    settings.REDIS_URL = f"unix://{tmp_path}/no-such-redis.sock"
+    monkeypatch.setattr(localcache, "_listener", localcache._Listener())
+    cache = _cache()
+    load, calls = _counting_loader()
+    assert not localcache.wait_until_ready(timeout=0.5)
+    assert [cache.get("k", load) for _ in range(3)] == ["v", "v", "v"]
+    assert len(calls) == 3
+    cache.invalidate("k")  # publishing fails quietly (logged); must not raise
+
+
+@pytest.mark.django_db
+def test_invalidate_reaches_this_process_listener_too():
+    cache = _cache()
+    load, calls = _counting_loader()
+    cache.get("k", load)
+    cache.invalidate("k")
+    cache.get("k", load)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("bad", ["", "\x00", "x" * 10])
+def test_unknown_messages_are_ignored(bad):
+    localcache._apply(bad)  # no exception, no effect
