@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 from ninja_jwt.tokens import Token
 
-from authapi import selectors, tokens
+from authapi import tokens, userstate
 from authapi.models import User
 from core.errors import ApiError
 from tenants.models import Client
@@ -38,7 +38,7 @@ def token_for_tenant(raw: Any, token_class: type[Token], client: Client) -> Toke
 
 
 def user_for_token(token: Token) -> User:
-    user = selectors.user_get_active(user_id=token.payload.get("user_id"))
+    user = userstate.user_get_active(user_id=token.payload.get("user_id"))
     if user is None:
         raise invalid_token()
     return user

@@ -11,7 +11,14 @@ from django.db.models import Q, QuerySet
 from authapi.models import Role, User
 from core.errors import ApiError
 
-__all__ = ["account_list", "user_get_active", "user_get_by_login", "valid_user_id"]
+__all__ = [
+    "account_list",
+    "user_from_row",
+    "user_get_active",
+    "user_get_by_login",
+    "user_row_active",
+    "valid_user_id",
+]
 
 
 def user_get_by_login(*, login: str) -> User | None:
@@ -40,19 +47,29 @@ def _active_user_sql() -> tuple[str, list[str]]:
     return sql, [f.attname for f in fields]
 
 
-def user_get_active(*, user_id: object) -> User | None:
-    """The active user `user_id` of the current schema, or None.
+def user_row_active(*, user_id: object) -> tuple[object, ...] | None:
+    """The row of the active user `user_id` of the current schema, or None.
 
-    On the path of every Bearer request, so one plain statement instead of the ORM's query
-    compiler (which costs several times the round trip itself); the row becomes a User exactly
-    as the ORM would build it (`Model.from_db`)."""
+    One plain statement instead of the ORM's query compiler (which costs several times the
+    round trip itself); an immutable tuple, so it can be cached and shared (authapi.userstate).
+    """
     if not valid_user_id(user_id):
         return None
-    sql, attnames = _active_user_sql()
+    sql, _ = _active_user_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id])
-        row = cursor.fetchone()
-    return None if row is None else User.from_db(connection.alias, attnames, row)
+        return cursor.fetchone()
+
+
+def user_from_row(row: tuple[object, ...]) -> User:
+    """A fresh User from a `user_row_active` row, built exactly as the ORM builds one."""
+    return User.from_db(connection.alias, _active_user_sql()[1], row)
+
+
+def user_get_active(*, user_id: object) -> User | None:
+    """The active user `user_id` of the current schema, or None (always from the database)."""
+    row = user_row_active(user_id=user_id)
+    return None if row is None else user_from_row(row)
 
 
 def account_list(*, actor: User) -> QuerySet[User]:

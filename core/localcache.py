@@ -82,7 +82,8 @@ class LocalCache(Generic[V]):
         message = f"{self.name}{_SEP}{'' if key is None else key}"
         self.drop(key)
         _publish(message)
-        transaction.on_commit(lambda: _publish(message))
+        if transaction.get_connection().in_atomic_block:
+            transaction.on_commit(lambda: _publish(message))
 
     def drop(self, key: Hashable | None = None) -> None:
         """Drop `key` (or everything) in this process only."""

@@ -46,3 +46,11 @@ PUBLIC_HOST = (env("PUBLIC_HOST", "localhost") or "localhost").lower()
 
 # `migrate_schemas --executor multiprocessing`: how many schemas migrate at once.
 TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("MIGRATION_PROCESSES", 2)
+
+# New clients are copied from this migrated, never-served schema instead of replaying every
+# migration (tenants.template, tenants.schema_clone). Its leading underscore is outside the
+# schema names onboarding accepts, and a check constraint keeps it out of the Client table.
+TENANT_TEMPLATE_SCHEMA = "_tenant_template"
+# The same executors as django-tenants', plus a template rebuild after the tenant pass of
+# `migrate_schemas` when the migrations changed (tenants.executors).
+GET_EXECUTOR_FUNCTION = "tenants.executors.get_executor"

@@ -20,9 +20,9 @@ def test_hello_issues_no_sql_once_warm(api_a):
     assert _sql(queries) == []
 
 
-def test_current_user_is_one_statement_once_warm(api_a, tenant_a, make_user):
-    """The issue allows two; the session's search_path is kept between requests of a tenant
-    (core.dbbackend), so only the user's own row is read."""
+def test_current_user_issues_no_sql_once_warm(api_a, tenant_a, make_user):
+    """The issue allows two statements; the user's row is cached per process and dropped in
+    every process when the user is saved (authapi.userstate)."""
     make_user(tenant_a, "budget")
     access = api_a.login("budget")["access"]
     api_a.get("/api/user/", token=access)  # warm
@@ -30,9 +30,19 @@ def test_current_user_is_one_statement_once_warm(api_a, tenant_a, make_user):
         response = api_a.get("/api/user/", token=access)
     assert response.status_code == HTTPStatus.OK
     assert response.json()["username"] == "budget"
+    assert _sql(queries) == []
+
+
+def test_current_user_cold_is_one_statement(api_a, tenant_a, make_user):
+    """Cold (just logged in, so the cached row was dropped): the user's row and nothing else —
+    the session's search_path is kept between requests of a tenant (core.dbbackend)."""
+    make_user(tenant_a, "cold")
+    access = api_a.login("cold")["access"]
+    api_a.get("/api/hello")
+    with CaptureQueriesContext(connection) as queries:
+        assert api_a.get("/api/user/", token=access).status_code == HTTPStatus.OK
     sql = _sql(queries)
-    assert len(sql) == 1, sql
-    assert "authapi_user" in sql[0]
+    assert len(sql) == 1 and "authapi_user" in sql[0], sql
 
 
 def test_verify_of_an_access_token_issues_no_sql_once_warm(api_a, tenant_a, make_user):
@@ -58,14 +68,22 @@ def test_verify_of_a_refresh_token_reads_only_the_blacklist(api_a, tenant_a, mak
 
 def test_switching_tenants_still_sets_the_search_path(api_a, api_b, tenant_a, tenant_b, make_user):
     """Keeping the search_path must never serve one tenant's rows to another."""
-    make_user(tenant_a, "same-name", email="a@acme.test", first_name="Acme")
-    make_user(tenant_b, "same-name", email="b@globex.test", first_name="Globex")
+    make_user(tenant_a, "same-name", role="staff", email="a@acme.test")
+    make_user(tenant_b, "same-name", role="staff", email="b@globex.test")
     token_a = api_a.login("same-name")["access"]
     token_b = api_b.login("same-name")["access"]
+
+    def emails(api, token):
+        response = api.get("/api/accounts/", token=token)
+        assert response.status_code == HTTPStatus.OK
+        return {item["email"] for item in response.json()["items"]}
+
     for _ in range(3):
         with CaptureQueriesContext(connection) as queries:
-            assert api_a.get("/api/user/", token=token_a).json()["first_name"] == "Acme"
+            assert "a@acme.test" in emails(api_a, token_a)
+            assert "b@globex.test" not in emails(api_a, token_a)
         assert any(q.startswith("SET search_path") for q in _sql(queries))
         with CaptureQueriesContext(connection) as queries:
-            assert api_b.get("/api/user/", token=token_b).json()["first_name"] == "Globex"
+            assert "b@globex.test" in emails(api_b, token_b)
+            assert "a@acme.test" not in emails(api_b, token_b)
         assert any(q.startswith("SET search_path") for q in _sql(queries))

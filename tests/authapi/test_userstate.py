@@ -34,19 +34,17 @@ def test_change_in_this_process_is_seen_at_once(api_a, tenant_a, make_user, chan
 
 
 @pytest.mark.django_db
-def test_a_login_does_not_evict_the_cached_status(api_a, tenant_a, make_user):
-    """last_login is saved on every login; only is_active (or a full save) can change the
-    answer, so logins must not turn verify back into a query."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    make_user(tenant_a, "regular")
-    access = api_a.login("regular")["access"]
-    assert _verify(api_a, access) == HTTPStatus.OK
-    api_a.login("regular")
-    with CaptureQueriesContext(connection) as queries:
-        assert _verify(api_a, access) == HTTPStatus.OK
-    assert queries.captured_queries == []
+def test_a_profile_change_is_seen_at_once_by_the_current_user_route(api_a, tenant_a, make_user):
+    user = make_user(tenant_a, "renamed", first_name="Old")
+    tokens = api_a.login("renamed")
+    assert api_a.get("/api/user/", token=tokens["access"]).json()["first_name"] == "Old"
+    with schema_context(tenant_a.schema_name):
+        user.first_name = "New"
+        user.save(update_fields=["first_name"])
+    assert api_a.get("/api/user/", token=tokens["access"]).json()["first_name"] == "New"
+    before = api_a.get("/api/user/", token=tokens["access"]).json()["last_login"]
+    api_a.login("renamed")
+    assert api_a.get("/api/user/", token=tokens["access"]).json()["last_login"] != before
 
 
 @pytest.mark.django_db(transaction=True)
