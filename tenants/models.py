@@ -17,6 +17,14 @@ class Client(TenantMixin):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # Schema names with a leading underscore belong to the platform: the tenant template
+            # (settings.TENANT_TEMPLATE_SCHEMA) must never be resolvable as a tenant.
+            models.CheckConstraint(
+                condition=~models.Q(schema_name__startswith="_"),
+                name="client_schema_name_not_reserved",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.schema_name})"
