@@ -74,8 +74,9 @@ def token_pair_obtain(*, client: Client, login: str, password: str) -> IssuedTok
     if not user.check_password(password) or not user.is_active:
         raise _no_active_account()
     user.last_login = timezone.now()
-    user.save(update_fields=["last_login"])
-    access, refresh = tokens.issue_pair(user, client)
+    with transaction.atomic():  # one commit (one WAL flush) for both writes
+        user.save(update_fields=["last_login"])
+        access, refresh = tokens.issue_pair(user, client)
     return IssuedTokens(user=user, access=access, refresh=refresh)
 
 

@@ -8,10 +8,14 @@ only); blacklist and user checks are explicit steps in authapi.services.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from typing import Any
+
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import OutstandingToken
 from ninja_jwt.tokens import AccessToken, RefreshToken, Token
-from ninja_jwt.utils import datetime_from_epoch
+from ninja_jwt.utils import aware_utcnow, datetime_from_epoch
 
 from authapi.models import User
 from tenants.models import Client
@@ -44,13 +48,39 @@ def issue_pair(user: User, client: Client) -> tuple[str, str]:
     return str(refresh.access_token), str(refresh)
 
 
+# Frontends send the same access token on every request until it expires. Its signature and
+# claims are checked once per process; later the same string only needs its expiry checked
+# again. Keyed by the exact token string and class, so nothing unverified is ever served, and
+# bounded (random strings never get in: only tokens that passed verification are kept).
+_VERIFIED_MAX = 10_000
+_verified: OrderedDict[tuple[str, type[Token]], dict[str, Any]] = OrderedDict()
+_verified_lock = threading.Lock()
+
+
 def decode(raw: str, token_class: type[Token]) -> Token:
     """Signature, expiry and token type; raises TokenError. Never touches the database."""
     if not isinstance(raw, str) or not raw or len(raw) > 4096:
         raise TokenError("Token is invalid or expired")
+    key = (raw, token_class)
+    with _verified_lock:
+        payload = _verified.get(key)
+        if payload is not None:
+            _verified.move_to_end(key)
+    if payload is not None:
+        token = token_class.__new__(token_class)
+        token.token = raw
+        token.current_time = aware_utcnow()
+        token.payload = dict(payload)
+        token.check_exp()  # the only check whose answer changes with time
+        return token
     try:
-        return token_class(raw)
+        token = token_class(raw)
     except TokenError:
         raise
     except Exception as exc:  # malformed claims (e.g. a non-numeric exp) must not be a 500
         raise TokenError("Token is invalid or expired") from exc
+    with _verified_lock:
+        _verified[key] = dict(token.payload)
+        if len(_verified) > _VERIFIED_MAX:
+            _verified.popitem(last=False)
+    return token
