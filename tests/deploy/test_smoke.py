@@ -147,8 +147,10 @@ def test_production_stack_serves_the_token_cycle_and_purges(smoke_db, tmp_path):
     }
     try:
         _wait_until(lambda: _call(port, "GET", "/healthz")[0] == 200, 30, "gunicorn")
-        web_log = (tmp_path / "web.log").read_text()
-        assert web_log.count("Booting worker") == 2, web_log
+        # Workers boot one after the other; the first may answer before the second has logged.
+        web_log = tmp_path / "web.log"
+        _wait_until(lambda: web_log.read_text().count("Booting worker") >= 2, 30, "two workers")
+        assert web_log.read_text().count("Booting worker") == 2, web_log.read_text()
 
         assert _call(port, "GET", "/readyz")[0] == 200
         status, pair = _call(
