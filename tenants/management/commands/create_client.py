@@ -14,7 +14,10 @@ from tenants.services import OnboardingError, client_onboard
 
 
 class Command(BaseCommand):
-    help = "Onboard a client: schema created and migrated, primary domain, first admin user."
+    help = (
+        "Onboard a client: schema (a copy of the migrated tenant template), primary domain, "
+        "first admin user, in one transaction."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", required=True)
