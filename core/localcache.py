@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -79,11 +80,18 @@ class LocalCache(Generic[V]):
 
     def invalidate(self, key: Hashable | None = None) -> None:
         """Drop `key` (or everything) here and in every other process, now and after commit."""
-        message = f"{self.name}{_SEP}{'' if key is None else key}"
+        # Tagged with this process's origin: its own listener skips it, since the local drop is
+        # done here synchronously (a late self-delivery would only evict a fresh entry).
+        message = f"{self.name}{_SEP}{'' if key is None else key}{_SEP}{_origin()}"
         self.drop(key)
         _publish(message)
         if transaction.get_connection().in_atomic_block:
-            transaction.on_commit(lambda: _publish(message))
+
+            def after_commit() -> None:
+                self.drop(key)
+                _publish(message)
+
+            transaction.on_commit(after_commit)
 
     def drop(self, key: Hashable | None = None) -> None:
         """Drop `key` (or everything) in this process only."""
@@ -123,6 +131,15 @@ def _publish(message: str) -> None:
         log.exception("event=localcache_publish_failed message=%r", message)
 
 
+_ORIGIN_NONCE = uuid.uuid4().hex[:8]
+
+
+def _origin() -> str:
+    # The pid changes in a forked child, so a gunicorn worker never mistakes its siblings' (or
+    # the master's) messages for its own.
+    return f"{_ORIGIN_NONCE}-{os.getpid()}"
+
+
 def _drop_all() -> None:
     for cache in list(_registry.values()):
         cache.drop(None)
@@ -130,7 +147,10 @@ def _drop_all() -> None:
 
 def _apply(raw: bytes | str) -> None:
     text = raw.decode() if isinstance(raw, bytes) else raw
-    name, _, key = text.partition(_SEP)
+    name, _, rest = text.partition(_SEP)
+    key, _, origin = rest.partition(_SEP)
+    if origin and origin == _origin():
+        return
     cache = _registry.get(name)
     if cache is None:
         return
