@@ -14,7 +14,6 @@ from core.errors import ApiError
 __all__ = [
     "account_list",
     "user_from_row",
-    "user_get_active",
     "user_get_by_login",
     "user_row_active",
     "valid_user_id",
@@ -64,12 +63,6 @@ def user_row_active(*, user_id: object) -> tuple[object, ...] | None:
 def user_from_row(row: tuple[object, ...]) -> User:
     """A fresh User from a `user_row_active` row, built exactly as the ORM builds one."""
     return User.from_db(connection.alias, _active_user_sql()[1], row)
-
-
-def user_get_active(*, user_id: object) -> User | None:
-    """The active user `user_id` of the current schema, or None (always from the database)."""
-    row = user_row_active(user_id=user_id)
-    return None if row is None else user_from_row(row)
 
 
 def account_list(*, actor: User) -> QuerySet[User]:

@@ -44,6 +44,29 @@ def _md5(password: str) -> str:
     return hasher.encode(password, hasher.salt())
 
 
+def _recorded_refresh_tokens(count, user, client, token_class, outstanding, from_epoch):
+    """`count` fresh refresh tokens of `user`, each recorded as outstanding (as a login does),
+    with the app's own token class and model (ninja-jwt's or SimpleJWT's)."""
+    refresh, rows = [], []
+    for _ in range(count):
+        token = token_class()
+        token["user_id"] = user.pk
+        token["client_id"] = client.pk
+        token["client_name"] = client.name
+        refresh.append(str(token))
+        rows.append(
+            outstanding(
+                user=user,
+                jti=token["jti"],
+                token=refresh[-1],
+                created_at=token.current_time,
+                expires_at=from_epoch(token["exp"]),
+            )
+        )
+    outstanding.objects.bulk_create(rows, batch_size=2000)
+    return refresh
+
+
 def prepare_ours(count: int) -> dict:
     from django.core.management import call_command
     from django.db import connection
@@ -73,23 +96,9 @@ def prepare_ours(count: int) -> dict:
         access["user_id"] = user.pk
         access[tokens.CLIENT_ID] = client.pk
         access[tokens.CLIENT_NAME] = client.name
-        refresh, rows = [], []
-        for _ in range(count):
-            token = tokens.ClientRefreshToken()
-            token["user_id"] = user.pk
-            token[tokens.CLIENT_ID] = client.pk
-            token[tokens.CLIENT_NAME] = client.name
-            refresh.append(str(token))
-            rows.append(
-                OutstandingToken(
-                    user=user,
-                    jti=token["jti"],
-                    token=refresh[-1],
-                    created_at=token.current_time,
-                    expires_at=datetime_from_epoch(token["exp"]),
-                )
-            )
-        OutstandingToken.objects.bulk_create(rows, batch_size=2000)
+        refresh = _recorded_refresh_tokens(
+            count, user, client, tokens.ClientRefreshToken, OutstandingToken, datetime_from_epoch
+        )
         hasher = _hasher_seconds(user)
     connection.close()
     return {"access": str(access), "refresh": refresh, "hasher_seconds": hasher}
@@ -118,23 +127,9 @@ def prepare_peer(count: int) -> dict:
         access.set_exp(lifetime=ACCESS_LIFETIME)
         access["client_id"] = client.pk
         access["client_name"] = client.name
-        refresh, rows = [], []
-        for _ in range(count):
-            token = RefreshToken()
-            token["user_id"] = user.pk
-            token["client_id"] = client.pk
-            token["client_name"] = client.name
-            refresh.append(str(token))
-            rows.append(
-                OutstandingToken(
-                    user=user,
-                    jti=token["jti"],
-                    token=refresh[-1],
-                    created_at=token.current_time,
-                    expires_at=datetime_from_epoch(token["exp"]),
-                )
-            )
-        OutstandingToken.objects.bulk_create(rows, batch_size=2000)
+        refresh = _recorded_refresh_tokens(
+            count, user, client, RefreshToken, OutstandingToken, datetime_from_epoch
+        )
         hasher = _hasher_seconds(user)
     connection.close()
     return {"access": str(access), "refresh": refresh, "hasher_seconds": hasher}
