@@ -384,6 +384,51 @@ def test_expiry_index_exists_in_every_schema(tenant_a, tenant_b):
     assert {"public", tenant_a.schema_name, tenant_b.schema_name} <= schemas
 
 
+def _blacklist_fk(schema: str) -> tuple[str, bool, bool]:
+    """(on-delete action, deferrable, initially deferred) of the blacklist -> token key."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.confdeltype, c.condeferrable, c.condeferred FROM pg_constraint c "
+            "WHERE c.contype = 'f' AND c.conrelid = %s::regclass AND c.confrelid = %s::regclass",
+            [
+                f"{schema}.token_blacklist_blacklistedtoken",
+                f"{schema}.token_blacklist_outstandingtoken",
+            ],
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db
+def test_blacklist_key_cascades_and_stays_deferred_in_every_schema(tenant_a, tenant_b):
+    for schema in ("public", tenant_a.schema_name, tenant_b.schema_name):
+        assert _blacklist_fk(schema) == ("c", True, True), schema
+
+
+@pytest.mark.django_db
+def test_deleting_a_token_outside_the_orm_takes_its_blacklist_row_only(tenant_a, tenant_b):
+    seed(tenant_a.schema_name, expired=3, live=0, blacklist_every=1)
+    seed(tenant_b.schema_name, expired=3, live=0, blacklist_every=1)
+    with schema_context(tenant_a.schema_name):
+        token = OutstandingToken.objects.order_by("id").first()
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM token_blacklist_outstandingtoken WHERE id = %s", [token.id])
+        assert not BlacklistedToken.objects.filter(token_id=token.id).exists()
+        assert BlacklistedToken.objects.count() == 2
+    assert counts(tenant_b.schema_name)["blacklisted"] == 3
+
+
+@pytest.mark.django_db
+def test_the_cascade_migration_reverses_to_no_action(tenant_a):
+    from importlib import import_module
+
+    migration = import_module("authapi.migrations.0003_blacklist_fk_on_delete_cascade")
+    with schema_context(tenant_a.schema_name), connection.cursor() as cursor:
+        cursor.execute(migration.Migration.operations[0].reverse_sql)
+        assert _blacklist_fk(tenant_a.schema_name) == ("a", True, True)
+        cursor.execute(migration.Migration.operations[0].sql)
+    assert _blacklist_fk(tenant_a.schema_name) == ("c", True, True)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_purges_of_one_schema_are_harmless(tenant_a, clean_tenant_tables):
     seed(tenant_a.schema_name, expired=300, live=20)
