@@ -5,22 +5,32 @@
 
 Seeds `--rows` expired outstanding tokens (every third one blacklisted) spread evenly over
 `--schemas` tenant schemas, plus `--live` live tokens per schema (every third one blacklisted
-too), then times and takes the peak memory of three ways of purging every schema:
+too), then times and takes the peak memory of five ways of purging every schema:
 
-  ours   authapi.purge.tokens_purge_expired per schema (what the Celery task and
-         `manage.py purge_expired_tokens` run), default batch size
-  flush  django-ninja-jwt's `flushexpiredtokens` command run inside each schema
-  sql    a bare SQL DELETE of the blacklist rows and then of the tokens, per schema
+  ours    authapi.purge.tokens_purge_expired per schema in one process (what
+          `manage.py purge_expired_tokens` runs), default batch size
+  celery  the purge as deployed: `purge_dispatch` enqueues one `purge_schema` task per schema
+          and a real Celery worker (prefork, `--concurrency`, default 2 as in deploy/) runs them;
+          timed from the dispatch to the last task's result
+  flush   django-ninja-jwt's `flushexpiredtokens` command run inside each schema, one after
+          the other (the library runs in one schema; django-tenants' all_tenants_command
+          loops over them the same way)
+  sql     a bare SQL DELETE of the blacklist rows and then of the tokens, per schema, one process
+  sql-N   the same bare DELETEs spread over a pool of `--concurrency` processes: the floor for
+          the fanned-out purge
 
-Each variant runs in its own Python process (peak memory is that process's ru_maxrss; the
-"+MB" figure is the growth over the same process just before the purge started) and starts from
-freshly reseeded tables. After each variant the script checks that every expired row is gone and
-every live row and live blacklist row is still there. Then the data is reseeded at a tenth of the
-row count and the three variants run again, to show how memory follows the row count.
+Each variant runs in its own Python process (peak memory is that process's peak RSS; for celery
+and sql-N, the largest of the pool processes'; the "+MB" figure is the growth over the RSS just
+before the purge started) and starts from freshly reseeded tables. After each variant the script
+checks that every expired row is gone and every live row and live blacklist row is still there.
+`--rounds` repeats this; then the data is reseeded at a tenth of the row count and the five
+variants run once more, to show how memory follows the row count. The report (stdout and
+results/latest.{md,json}) gives median times and per-round ratios, each from one round's data.
 
 PostgreSQL: DATABASE_URL if given (the script creates and drops its own database
 `tenantauth_bench_purge` on that server, so the role needs CREATEDB), else the embedded
-PostgreSQL of core.embedded in a throwaway folder.
+PostgreSQL of core.embedded in a throwaway folder. Redis likewise: REDIS_URL or the embedded one
+(the worker's tasks go through it).
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
+import multiprocessing
 import os
 import resource
 import secrets
@@ -44,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_DB = "tenantauth_bench_purge"
 TEMPLATE = "bench_t000"
-VARIANTS = ("ours", "flush", "sql")
+VARIANTS = ("ours", "celery", "flush", "sql", "sql-N")
 OT = "token_blacklist_outstandingtoken"
 BL = "token_blacklist_blacklistedtoken"
 
@@ -70,10 +81,67 @@ def _peak_rss_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
-def _rss_mb() -> float:
-    status = Path("/proc/self/status").read_text()
-    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+def _rss_mb(pid: str = "self", field: str = "VmRSS") -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith(f"{field}:"))
     return int(line.split()[1]) / 1024
+
+
+def _children(pid: int) -> list[int]:
+    """The pool processes of a Celery worker: the main process's direct children."""
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _sql_delete(schema: str) -> None:
+    from django.db import connection, transaction
+    from django.utils import timezone
+    from django_tenants.utils import schema_context
+
+    now = timezone.now()
+    with schema_context(schema), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {BL} WHERE token_id IN (SELECT id FROM {OT} WHERE expires_at < %s)",
+            [now],
+        )
+        cursor.execute(f"DELETE FROM {OT} WHERE expires_at < %s", [now])
+
+
+_pool_baseline = 0.0
+
+
+def _pool_start() -> None:
+    global _pool_baseline
+    from django.db import connection
+
+    connection.ensure_connection()  # warm, as the Celery worker's processes are
+    _reset_peak_rss()
+    _pool_baseline = _rss_mb()
+
+
+def _pool_delete(schema: str) -> tuple[float, float]:
+    _sql_delete(schema)
+    peak = _peak_rss_mb()
+    return peak, peak - _pool_baseline
+
+
+def _run_celery() -> tuple[float, float, float]:
+    """Dispatch the purge to the running worker; (seconds, peak MB, growth MB) of its pool."""
+    from celery.result import AsyncResult
+
+    from authapi import tasks
+
+    pool = _children(int(os.environ["BENCH_WORKER_PID"]))
+    baseline = {}
+    for pid in pool:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        baseline[pid] = _rss_mb(str(pid))
+    started = time.perf_counter()
+    task_ids = tasks.purge_dispatch.delay().get(timeout=600)
+    for task_id in task_ids.values():
+        AsyncResult(task_id).get(timeout=600)
+    seconds = time.perf_counter() - started
+    peaks = {pid: _rss_mb(str(pid), "VmHWM") for pid in pool}
+    return seconds, max(peaks.values()), max(peaks[pid] - baseline[pid] for pid in pool)
 
 
 def child(variant: str) -> None:
@@ -81,13 +149,27 @@ def child(variant: str) -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection, transaction
-    from django.utils import timezone
+    from django.db import connection, connections
     from django_tenants.utils import schema_context
 
     from authapi import purge
 
     schemas = purge.schemas_to_purge()
+    if variant == "celery":
+        seconds, peak, growth = _run_celery()
+        print(json.dumps({"seconds": seconds, "peak_mb": peak, "growth_mb": growth}))
+        return
+    if variant == "sql-N":
+        connections.close_all()  # the pool forks; each process opens its own
+        context = multiprocessing.get_context("fork")
+        with context.Pool(int(os.environ["BENCH_CONCURRENCY"]), initializer=_pool_start) as pool:
+            pool.map(time.sleep, [0.2] * pool._processes)  # every process started and connected
+            started = time.perf_counter()
+            peaks = pool.map(_pool_delete, schemas, chunksize=1)
+            seconds = time.perf_counter() - started
+        peak, growth = max(p for p, _ in peaks), max(g for _, g in peaks)
+        print(json.dumps({"seconds": seconds, "peak_mb": peak, "growth_mb": growth}))
+        return
     connection.ensure_connection()
     _reset_peak_rss()
     baseline = _rss_mb()
@@ -101,14 +183,7 @@ def child(variant: str) -> None:
                 call_command("flushexpiredtokens")
     elif variant == "sql":
         for schema in schemas:
-            now = timezone.now()
-            with schema_context(schema), transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    f"DELETE FROM {BL} WHERE token_id IN "
-                    f"(SELECT id FROM {OT} WHERE expires_at < %s)",
-                    [now],
-                )
-                cursor.execute(f"DELETE FROM {OT} WHERE expires_at < %s", [now])
+            _sql_delete(schema)
     else:
         raise SystemExit(f"unknown variant {variant!r}")
     seconds = time.perf_counter() - started
@@ -257,6 +332,34 @@ def _run_variant(variant: str, env: dict[str, str]) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen:
+    """A real Celery worker on the bench database, as deploy/start-worker.sh starts it, warmed
+    by one dispatch over the (empty) schemas so that every pool process is connected."""
+    from celery.result import AsyncResult
+
+    from authapi import tasks
+
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "core.celery:app", "worker", "--pool", "prefork",
+         "--concurrency", str(concurrency), "--loglevel", "WARNING", "--without-gossip",
+         "--without-mingle", "--hostname", f"bench-purge-{os.getpid()}@%h"],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    for _ in range(2):
+        for task_id in tasks.purge_dispatch.delay().get(timeout=120).values():
+            AsyncResult(task_id).get(timeout=120)
+    return worker
+
+
+def _stop_worker(worker: subprocess.Popen) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
 def _scenario(schemas: list[str], rows: int, live: int, env: dict[str, str]) -> dict[str, dict]:
     figures: dict[str, dict] = {}
     for variant in VARIANTS:
@@ -279,28 +382,74 @@ def _scenario(schemas: list[str], rows: int, live: int, env: dict[str, str]) -> 
         )
         f = figures[variant]
         print(
-            f"  {variant:5} {f['seconds']:8.2f}s  peak {f['peak_mb']:6.1f} MB  "
+            f"  {variant:6} {f['seconds']:8.2f}s  peak {f['peak_mb']:6.1f} MB  "
             f"(+{f['growth_mb']:.1f} MB during the purge)",
             flush=True,
         )
     return figures
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _summary(rounds: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per variant: median time, and the largest peak and growth seen in any round."""
+    return {
+        variant: {
+            "seconds": _median([r[variant]["seconds"] for r in rounds]),
+            "peak_mb": max(r[variant]["peak_mb"] for r in rounds),
+            "growth_mb": max(r[variant]["growth_mb"] for r in rounds),
+        }
+        for variant in VARIANTS
+    }
+
+
+def _ratio(rounds: list[dict[str, dict]], slow: str, fast: str) -> tuple[float, list[float]]:
+    """Median and list of per-round `slow / fast` time ratios (each from one round's data)."""
+    per_round = [r[slow]["seconds"] / r[fast]["seconds"] for r in rounds]
+    return _median(per_round), per_round
+
+
 def _table(title: str, figures: dict[str, dict]) -> str:
-    ours = figures["ours"]["seconds"]
+    flush = figures["flush"]["seconds"]
     lines = [
         f"{title}",
         "",
-        "| variant | time | vs ours | peak RSS | growth during purge |",
+        "| variant | time | flush / variant | peak RSS | growth during purge |",
         "|---|---:|---:|---:|---:|",
     ]
     for variant in VARIANTS:
         f = figures[variant]
         lines.append(
-            f"| {variant} | {f['seconds']:.2f} s | {f['seconds'] / ours:.2f}x | "
+            f"| {variant} | {f['seconds']:.2f} s | {flush / f['seconds']:.1f}x | "
             f"{f['peak_mb']:.0f} MB | +{f['growth_mb']:.1f} MB |"
         )
     return "\n".join(lines)
+
+
+def _verdicts(rounds: list[dict[str, dict]], tenth: dict[str, dict], rows: int, small: int,
+              concurrency: int) -> list[str]:  # fmt: skip
+    def line(label: str, slow: str, fast: str, target: str) -> str:
+        median, per_round = _ratio(rounds, slow, fast)
+        rounds_text = ", ".join(f"{r:.2f}" for r in per_round)
+        return f"{label:58} {median:6.2f}x  (rounds: {rounds_text}; target {target})"
+
+    full = _summary(rounds)
+    return [
+        line(f"flushexpiredtokens / ours via Celery ({concurrency} processes)", "flush", "celery",
+             ">= 10x"),
+        line("flushexpiredtokens / ours in one process", "flush", "ours", "none, for reference"),
+        line(f"ours via Celery / bare SQL over {concurrency} processes", "celery", "sql-N",
+             "<= 1.5x"),
+        line("ours in one process / bare SQL in one process", "ours", "sql", "<= 1.5x"),
+        f"memory growth during the purge, at {small:,} and {rows:,} rows: "
+        + "; ".join(
+            f"{v} +{tenth[v]['growth_mb']:.1f} / +{full[v]['growth_mb']:.1f} MB" for v in VARIANTS
+        ),
+    ]  # fmt: skip
 
 
 def main() -> None:
@@ -308,6 +457,22 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="expired tokens in all")
     parser.add_argument("--schemas", type=int, default=100, help="tenant schemas")
     parser.add_argument("--live", type=int, default=100, help="live tokens per schema")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("CELERY_CONCURRENCY", "2")),
+        help="Celery worker processes, and the pool of sql-N (default: CELERY_CONCURRENCY or 2, "
+        "as deploy/ runs the worker)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="repeat the full-size scenario (median reported)"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path(__file__).parent / "results",
+        help="folder for latest.json and latest.md",
+    )
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -322,38 +487,66 @@ def main() -> None:
     os.environ.setdefault("TENANTAUTH_DATA_DIR", str(tmp))
     os.environ["DATABASE_URL"] = bench_url = _prepare_database(tmp)
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    env = dict(os.environ)
+    env = dict(os.environ, BENCH_CONCURRENCY=str(args.concurrency))
 
     import django
 
     django.setup()
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    worker = None
     try:
         t0 = time.perf_counter()
         schemas = _create_schemas(args.schemas)
         print(f"created {len(schemas)} schemas in {time.perf_counter() - t0:.1f}s", flush=True)
+        worker = _start_worker(env, args.concurrency)
+        env["BENCH_WORKER_PID"] = str(worker.pid)
 
         small = max(args.rows // 10, args.schemas)
-        print(f"\n{args.rows:,} expired rows over {args.schemas} schemas", flush=True)
-        full = _scenario(schemas, args.rows, args.live, env)
+        rounds = []
+        for number in range(1, args.rounds + 1):
+            print(
+                f"\n{args.rows:,} expired rows over {args.schemas} schemas, "
+                f"round {number}/{args.rounds}",
+                flush=True,
+            )
+            rounds.append(_scenario(schemas, args.rows, args.live, env))
         print(f"\n{small:,} expired rows over {args.schemas} schemas", flush=True)
         tenth = _scenario(schemas, small, args.live, env)
     finally:
+        if worker is not None:
+            _stop_worker(worker)
         _drop_database(bench_url)
 
-    print()
-    print(_table(f"{args.rows:,} expired rows, {args.schemas} schemas:", full))
-    print()
-    print(_table(f"{small:,} expired rows, {args.schemas} schemas:", tenth))
-    print()
-    ours, flush, sql = (full[v]["seconds"] for v in VARIANTS)
-    print(f"flushexpiredtokens / ours: {flush / ours:.1f}x   (target >= 10x)")
-    print(f"ours / bare SQL:           {ours / sql:.2f}x  (target <= 1.5x)")
-    print(
-        f"ours, memory growth: {tenth['ours']['growth_mb']:.1f} MB at {small:,} rows, "
-        f"{full['ours']['growth_mb']:.1f} MB at {args.rows:,} rows "
-        f"(flushexpiredtokens: {tenth['flush']['growth_mb']:.1f} MB, "
-        f"{full['flush']['growth_mb']:.1f} MB)"
-    )
+    full = _summary(rounds)
+    command = "bench/purge/run.py " + " ".join(sys.argv[1:])
+    report = [
+        f"`{command.strip()}`: {os.cpu_count()} CPUs, load average {load_before:.2f} before, "
+        f"{os.getloadavg()[0]:.2f} after; whole run {time.perf_counter() - started:.0f} s",
+        "",
+        _table(
+            f"{args.rows:,} expired rows, {args.schemas} schemas (median of {args.rounds} "
+            f"round{'s' if args.rounds > 1 else ''}):",
+            full,
+        ),
+        "",
+        _table(f"{small:,} expired rows, {args.schemas} schemas:", tenth),
+        "",
+        *_verdicts(rounds, tenth, args.rows, small, args.concurrency),
+    ]
+    text = "\n".join(report)
+    print("\n" + text)
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "latest.md").write_text(text + "\n")
+    (args.output / "latest.json").write_text(
+        json.dumps(
+            {"command": command, "cpus": os.cpu_count(), "concurrency": args.concurrency,
+             "rows": args.rows, "small_rows": small, "schemas": args.schemas,
+             "rounds": rounds, "tenth": tenth},
+            indent=2,
+        )
+        + "\n"
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
