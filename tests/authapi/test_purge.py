@@ -458,3 +458,37 @@ def test_two_concurrent_purges_of_one_schema_are_harmless(tenant_a, clean_tenant
     assert sum(r.blacklisted_deleted for r in results) == 100
     left = counts(tenant_a.schema_name)
     assert left["expired"] == 0 and left["live"] == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_purge_waits_for_the_schema_lock_and_other_schemas_do_not(
+    tenant_a, tenant_b, clean_tenant_tables, monkeypatch
+):
+    """What makes two purges of one schema take turns: while another session holds tenant A's
+    purge lock, A's purge deletes nothing and gives up after LOCK_TIMEOUT with a retryable
+    error; B's purge is not held up; once the lock is free, A's purge finishes."""
+    import psycopg
+
+    seed(tenant_a.schema_name, expired=12, live=3)
+    seed(tenant_b.schema_name, expired=12, live=3)
+    monkeypatch.setattr(purge, "LOCK_TIMEOUT", "300ms")
+    with psycopg.connect(test_database_url()) as other:
+        other.execute(f"SET search_path TO {tenant_a.schema_name}")
+        other.execute(purge._LOCK_SCHEMA_SQL)  # held until `other` commits
+
+        with pytest.raises(OperationalError, match="lock timeout"):
+            purge.tokens_purge_expired(schema_name=tenant_a.schema_name, batch_size=5)
+        assert counts(tenant_a.schema_name)["expired"] == 12
+        assert (
+            purge.tokens_purge_expired(schema_name=tenant_b.schema_name).outstanding_deleted == 12
+        )
+        other.commit()
+
+    result = purge.tokens_purge_expired(schema_name=tenant_a.schema_name, batch_size=5)
+    assert (result.outstanding_deleted, result.blacklisted_deleted) == (12, 4)
+    assert counts(tenant_a.schema_name) == {
+        "expired": 0,
+        "live": 3,
+        "blacklisted_live": live_blacklist_count(12, 3),
+        "blacklisted": live_blacklist_count(12, 3),
+    }
