@@ -24,6 +24,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes every database connection before and after every task unless
+# this is set (celery#9824 undid its honouring of CONN_MAX_AGE): a new PostgreSQL session per
+# task, which was most of the cost of a small purge task. With it, the fixup closes them every
+# this many tasks, and core.celery treats each task like a request: close_old_connections()
+# applies CONN_MAX_AGE, the health check and the drop-after-error rule around it.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
 PURGE_INTERVAL_SECONDS = env_int("PURGE_INTERVAL_SECONDS", 3600)
 PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 5000)

@@ -3,12 +3,14 @@ the management command, batching and concurrent purges of one schema."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -85,20 +87,19 @@ test_database_url.__test__ = False  # type: ignore[attr-defined]
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    return dict(
-        os.environ,
-        DATABASE_URL=test_database_url(),
-        DB_CONN_MAX_AGE="0",
-        SECRET_KEY=settings.SECRET_KEY,  # DEBUG is off once DATABASE_URL is given
-        DJANGO_SETTINGS_MODULE="core.settings",
+    return {
+        **os.environ,
+        "DATABASE_URL": test_database_url(),
+        "DB_CONN_MAX_AGE": "0",
+        "SECRET_KEY": settings.SECRET_KEY,  # DEBUG is off once DATABASE_URL is given
+        "DJANGO_SETTINGS_MODULE": "core.settings",
         **extra,
-    )
+    }
 
 
-@pytest.fixture
-def celery_worker_process(tmp_path):
+@contextlib.contextmanager
+def running_worker(log: Path, *, concurrency: int = 2, **env: str) -> Iterator[Path]:
     """A real `celery -A core.celery:app worker` on the test database and the test Redis."""
-    log = tmp_path / "worker.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
@@ -111,14 +112,14 @@ def celery_worker_process(tmp_path):
                 "-l",
                 "info",
                 "--concurrency",
-                "2",
+                str(concurrency),
                 "-n",
                 f"purge-test-{uuid.uuid4().hex[:8]}@%h",
                 "--without-gossip",
                 "--without-mingle",
             ],
             cwd=ROOT,
-            env=subprocess_env(),
+            env=subprocess_env(**env),
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -131,6 +132,12 @@ def celery_worker_process(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path):
+    with running_worker(tmp_path / "worker.log") as log:
+        yield log
 
 
 @pytest.fixture
@@ -177,6 +184,39 @@ def test_real_worker_purges_expired_rows_in_every_schema_and_keeps_live_ones(
         assert left["blacklisted"] == left["blacklisted_live"] == kept
     log = celery_worker_process.read_text()
     assert f"event=tokens_purged schema={tenant_a.schema_name} outstanding=30 blacklisted=10" in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_session_from_task_to_task(
+    tenant_a, tenant_b, public_tenant, tmp_path
+):
+    """Celery's Django fixup would open a new PostgreSQL session for every task; with
+    CELERY_DB_REUSE_MAX and core.celery's close_old_connections, CONN_MAX_AGE decides."""
+
+    def dispatch_and_wait() -> None:
+        for task_id in tasks.purge_dispatch.delay().get(timeout=90).values():
+            AsyncResult(task_id, app=app).get(timeout=90)
+
+    def worker_sessions() -> set[tuple[int, object]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = "
+                "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            )
+            return set(cursor.fetchall())
+
+    with running_worker(tmp_path / "worker.log", concurrency=1, DB_CONN_MAX_AGE="60") as log:
+        try:
+            dispatch_and_wait()
+            first = worker_sessions()
+            dispatch_and_wait()
+            dispatch_and_wait()
+            second = worker_sessions()
+        except Exception:
+            print(log.read_text())
+            raise
+    assert first, "the worker closed its session after the tasks"
+    assert second == first  # 3 dispatches x 4 tasks, and still the same session(s)
 
 
 # --- (b) the beat schedule -------------------------------------------------------------------
