@@ -2,8 +2,8 @@
 
 Shared by the Celery tasks (authapi.tasks) and `manage.py purge_expired_tokens`.
 
-Each batch is one statement in its own short transaction: it picks at most `batch_size` expired
-outstanding tokens of the current schema (oldest first, through the expires_at index), deletes
+Each batch is one statement in its own short transaction: it takes at most `batch_size` expired
+outstanding tokens of the current schema (the oldest, through the expires_at index), deletes
 their blacklist rows and then the tokens, and returns only the two counts. Memory is flat
 whatever the row count and no lock is held longer than one batch.
 
@@ -53,21 +53,37 @@ _LOCK_SCHEMA_SQL = (
 
 # Unqualified table names: they resolve through the search_path set by schema_context, which
 # puts the tenant schema first; both tables exist in every schema (TENANT_APPS).
+#
+# A batch is a key range on (expires_at, id): `last` is the batch_size-th oldest expired token
+# (found in the expires_at index), and both DELETEs take every expired token up to it, again
+# through that index. That is at most batch_size tokens, ties on expires_at included, and the
+# DELETEs read each row once, in index order, instead of probing the primary key once per id of
+# a list (which cost about a fifth more database time, measured in bench/README.md "Purge").
+# With fewer than batch_size expired tokens left, the range is all of them.
 _PURGE_BATCH_SQL = """
-WITH doomed AS (
-    SELECT id FROM token_blacklist_outstandingtoken
-    WHERE expires_at < %s
-    ORDER BY expires_at
-    LIMIT %s
+WITH last AS (
+    SELECT expires_at, id FROM token_blacklist_outstandingtoken
+    WHERE expires_at < %(now)s
+    ORDER BY expires_at, id
+    OFFSET %(batch_size)s - 1 LIMIT 1
+),
+bound AS (
+    SELECT coalesce((SELECT expires_at FROM last), %(now)s) AS expires_at,
+           coalesce((SELECT id FROM last), 9223372036854775807) AS id
 ),
 bl AS (
-    DELETE FROM token_blacklist_blacklistedtoken
-    WHERE token_id IN (SELECT id FROM doomed)
+    DELETE FROM token_blacklist_blacklistedtoken b
+    USING token_blacklist_outstandingtoken o, bound
+    WHERE b.token_id = o.id
+      AND o.expires_at < %(now)s AND o.expires_at <= bound.expires_at
+      AND (o.expires_at < bound.expires_at OR o.id <= bound.id)
     RETURNING 1
 ),
 ot AS (
-    DELETE FROM token_blacklist_outstandingtoken
-    WHERE id IN (SELECT id FROM doomed)
+    DELETE FROM token_blacklist_outstandingtoken o
+    USING bound
+    WHERE o.expires_at < %(now)s AND o.expires_at <= bound.expires_at
+      AND (o.expires_at < bound.expires_at OR o.id <= bound.id)
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ot), (SELECT count(*) FROM bl)
@@ -139,7 +155,7 @@ def tokens_purge_expired(
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
                 cursor.execute(_LOCK_SCHEMA_SQL)
-                cursor.execute(_PURGE_BATCH_SQL, [now, batch_size])
+                cursor.execute(_PURGE_BATCH_SQL, {"now": now, "batch_size": batch_size})
                 batch_outstanding, batch_blacklisted = cursor.fetchone()
             outstanding += batch_outstanding
             blacklisted += batch_blacklisted

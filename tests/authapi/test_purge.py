@@ -403,6 +403,50 @@ def test_now_is_fixed_at_the_start_and_tokens_expiring_later_stay(tenant_a):
 
 
 @pytest.mark.django_db
+def test_batches_stay_bounded_when_many_tokens_expire_at_the_same_instant(tenant_a):
+    """A batch is a range on (expires_at, id): ties on expires_at are split by id, so a batch
+    never exceeds batch_size and every tied token is still purged; a token expiring exactly at
+    `now` has not expired and stays."""
+    now = timezone.now()
+    same = now - timedelta(minutes=5)
+    with schema_context(tenant_a.schema_name):
+        made = OutstandingToken.objects.bulk_create(
+            [
+                *(
+                    OutstandingToken(jti=uuid.uuid4().hex, token="tie", expires_at=same)
+                    for _ in range(10)
+                ),
+                *(
+                    OutstandingToken(
+                        jti=uuid.uuid4().hex,
+                        token="older",
+                        expires_at=same - timedelta(seconds=i + 1),
+                    )
+                    for i in range(3)
+                ),
+                OutstandingToken(jti=uuid.uuid4().hex, token="at-now", expires_at=now),
+            ]
+        )
+        BlacklistedToken.objects.bulk_create(
+            BlacklistedToken(token=t) for t in [*made[:13:2], made[13]]
+        )
+    batches: list[int] = []
+
+    result = purge.tokens_purge_expired(
+        schema_name=tenant_a.schema_name,
+        batch_size=4,
+        now=now,
+        progress=lambda outstanding, _: batches.append(outstanding),
+    )
+
+    assert batches == [4, 4, 4, 1]
+    assert (result.outstanding_deleted, result.blacklisted_deleted) == (13, 7)
+    with schema_context(tenant_a.schema_name):
+        assert list(OutstandingToken.objects.values_list("token", flat=True)) == ["at-now"]
+        assert BlacklistedToken.objects.get().token.token == "at-now"
+
+
+@pytest.mark.django_db
 def test_schemas_to_purge_is_public_then_active_clients(tenant_a, tenant_b):
     assert purge.schemas_to_purge()[:1] == ["public"]
     assert {tenant_a.schema_name, tenant_b.schema_name} <= set(purge.schemas_to_purge())
