@@ -59,13 +59,18 @@ _LOCK_SCHEMA_SQL = (
 # through that index. That is at most batch_size tokens, ties on expires_at included, and the
 # DELETEs read each row once, in index order, instead of probing the primary key once per id of
 # a list (which cost about a fifth more database time, measured in bench/README.md "Purge").
-# With fewer than batch_size expired tokens left, the range is all of them.
+# With fewer than batch_size expired tokens left, the range is all of them. The third column
+# says whether an expired token lies beyond the range (the row after `last`), so a schema with
+# exactly a multiple of batch_size expired tokens does not cost one more, empty, batch.
 _PURGE_BATCH_SQL = """
-WITH last AS (
+WITH edge AS (
     SELECT expires_at, id FROM token_blacklist_outstandingtoken
     WHERE expires_at < %(now)s
     ORDER BY expires_at, id
-    OFFSET %(batch_size)s - 1 LIMIT 1
+    OFFSET %(batch_size)s - 1 LIMIT 2
+),
+last AS (
+    SELECT expires_at, id FROM edge ORDER BY expires_at, id LIMIT 1
 ),
 bound AS (
     SELECT coalesce((SELECT expires_at FROM last), %(now)s) AS expires_at,
@@ -86,7 +91,7 @@ ot AS (
       AND (o.expires_at < bound.expires_at OR o.id <= bound.id)
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM ot), (SELECT count(*) FROM bl)
+SELECT (SELECT count(*) FROM ot), (SELECT count(*) FROM bl), (SELECT count(*) FROM edge) = 2
 """
 
 _COUNT_EXPIRED_SQL = "SELECT count(*) FROM token_blacklist_outstandingtoken WHERE expires_at < %s"
@@ -156,12 +161,11 @@ def tokens_purge_expired(
                 cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
                 cursor.execute(_LOCK_SCHEMA_SQL)
                 cursor.execute(_PURGE_BATCH_SQL, {"now": now, "batch_size": batch_size})
-                batch_outstanding, batch_blacklisted = cursor.fetchone()
+                batch_outstanding, batch_blacklisted, more = cursor.fetchone()
             outstanding += batch_outstanding
             blacklisted += batch_blacklisted
             if progress is not None:
                 progress(batch_outstanding, batch_blacklisted)
-            # A short batch means nothing expired (before `now`) is left.
-            if batch_outstanding < batch_size:
+            if not more:  # no token expired before `now` lies beyond this batch's range
                 break
     return PurgeResult(schema_name, outstanding, blacklisted)

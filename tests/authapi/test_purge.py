@@ -403,6 +403,20 @@ def test_now_is_fixed_at_the_start_and_tokens_expiring_later_stay(tenant_a):
 
 
 @pytest.mark.django_db
+def test_an_exact_multiple_of_the_batch_size_takes_no_extra_empty_batch(tenant_a):
+    seed(tenant_a.schema_name, expired=20, live=3)
+    batches: list[int] = []
+    result = purge.tokens_purge_expired(
+        schema_name=tenant_a.schema_name,
+        batch_size=10,
+        progress=lambda outstanding, _: batches.append(outstanding),
+    )
+    assert batches == [10, 10]
+    assert result.outstanding_deleted == 20
+    assert counts(tenant_a.schema_name)["live"] == 3
+
+
+@pytest.mark.django_db
 def test_batches_stay_bounded_when_many_tokens_expire_at_the_same_instant(tenant_a):
     """A batch is a range on (expires_at, id): ties on expires_at are split by id, so a batch
     never exceeds batch_size and every tied token is still purged; a token expiring exactly at
