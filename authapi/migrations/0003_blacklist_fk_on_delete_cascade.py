@@ -16,7 +16,11 @@ schema being migrated.
 
 from django.db import migrations
 
+# Re-adding the key locks both tables (ACCESS EXCLUSIVE) while it checks every blacklist row;
+# logins and refreshes of the tenant queue behind it, so give up (the migration fails and can
+# be re-run) rather than wait behind a long transaction on either table.
 _SWAP = """
+SET LOCAL lock_timeout = '10s';
 DO $$
 DECLARE
     fk name;

@@ -5,13 +5,14 @@
 
 Seeds `--rows` expired outstanding tokens (every third one blacklisted) spread evenly over
 `--schemas` tenant schemas, plus `--live` live tokens per schema (every third one blacklisted
-too), then times and takes the peak memory of five ways of purging every schema:
+too), then times and takes the peak memory of six ways of purging every schema:
 
   ours    authapi.purge.tokens_purge_expired per schema in one process (what
           `manage.py purge_expired_tokens` runs), default batch size
   celery  the purge as deployed: `purge_dispatch` enqueues one `purge_schema` task per schema
           and a real Celery worker (prefork, `--concurrency`, default 2 as in deploy/) runs them;
           timed from the dispatch to the last task's result
+  celery-c0  the same with DB_CONN_MAX_AGE=0 (a new database session per task)
   flush   django-ninja-jwt's `flushexpiredtokens` command run inside each schema, one after
           the other (the library runs in one schema; django-tenants' all_tenants_command
           loops over them the same way)
@@ -23,14 +24,14 @@ Each variant runs in its own Python process (peak memory is that process's peak 
 and sql-N, the largest of the pool processes'; the "+MB" figure is the growth over the RSS just
 before the purge started) and starts from freshly reseeded tables. After each variant the script
 checks that every expired row is gone and every live row and live blacklist row is still there.
-`--rounds` repeats this; then the data is reseeded at a tenth of the row count and the five
+`--rounds` repeats this; then the data is reseeded at a tenth of the row count and the six
 variants run once more, to show how memory follows the row count. The report (stdout and
 results/latest.{md,json}) gives median times and per-round ratios, each from one round's data.
 
 PostgreSQL: DATABASE_URL if given (the script creates and drops its own database
 `tenantauth_bench_purge` on that server, so the role needs CREATEDB), else the embedded
-PostgreSQL of core.embedded in a throwaway folder. Redis likewise: REDIS_URL or the embedded one
-(the worker's tasks go through it).
+PostgreSQL of core.embedded in a throwaway folder. Redis is always an embedded one of its own
+(the worker's tasks go through it; on a shared Redis another worker could take them).
 """
 
 from __future__ import annotations
@@ -55,7 +56,11 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_DB = "tenantauth_bench_purge"
 TEMPLATE = "bench_t000"
-VARIANTS = ("ours", "celery", "flush", "sql", "sql-N")
+VARIANTS = ("ours", "celery", "celery-c0", "flush", "sql", "sql-N")
+# DB_CONN_MAX_AGE of the worker: 60 is the settings default (`make run`); deploy/ sets 0 behind
+# PgBouncer, where a new connection per task is cheap. celery-c0 is that setting without the
+# pooler: a new PostgreSQL session per task, the worst case.
+WORKER_CONN_MAX_AGE = {"celery": "60", "celery-c0": "0"}
 OT = "token_blacklist_outstandingtoken"
 BL = "token_blacklist_blacklistedtoken"
 
@@ -155,7 +160,7 @@ def child(variant: str) -> None:
     from authapi import purge
 
     schemas = purge.schemas_to_purge()
-    if variant == "celery":
+    if variant in WORKER_CONN_MAX_AGE:
         seconds, peak, growth = _run_celery()
         print(json.dumps({"seconds": seconds, "peak_mb": peak, "growth_mb": growth}))
         return
@@ -201,8 +206,8 @@ def _prepare_database(tmp: Path) -> str:
     from core import embedded
 
     server_url = os.environ.get("DATABASE_URL") or embedded.ensure_postgres(tmp)
-    if not os.environ.get("REDIS_URL"):
-        os.environ["REDIS_URL"] = embedded.ensure_redis(tmp)
+    # Always a Redis of its own: on a shared one, another worker could take the bench's tasks.
+    os.environ["REDIS_URL"] = embedded.ensure_redis(tmp)
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
         conn.execute(f"CREATE DATABASE {BENCH_DB}")
@@ -363,6 +368,13 @@ def _stop_worker(worker: subprocess.Popen) -> None:
 def _scenario(schemas: list[str], rows: int, live: int, env: dict[str, str]) -> dict[str, dict]:
     figures: dict[str, dict] = {}
     for variant in VARIANTS:
+        worker = None
+        if variant in WORKER_CONN_MAX_AGE:
+            # One worker at a time on the queue, started (and warmed on tables with nothing
+            # expired: the previous variant purged them) before the seeding.
+            variant_env = dict(env, DB_CONN_MAX_AGE=WORKER_CONN_MAX_AGE[variant])
+            worker = _start_worker(variant_env, int(env["BENCH_CONCURRENCY"]))
+            env = dict(env, BENCH_WORKER_PID=str(worker.pid))
         t0 = time.perf_counter()
         _seed(schemas, rows, live)
         before = _census(schemas)
@@ -372,7 +384,11 @@ def _scenario(schemas: list[str], rows: int, live: int, env: dict[str, str]) -> 
             f"in {time.perf_counter() - t0:.1f}s",
             flush=True,
         )
-        figures[variant] = _run_variant(variant, env)
+        try:
+            figures[variant] = _run_variant(variant, env)
+        finally:
+            if worker is not None:
+                _stop_worker(worker)
         after = _census(schemas)
         assert after["expired"] == 0, (variant, after)
         assert after["live"] == before["live"], (variant, after)
@@ -441,6 +457,8 @@ def _verdicts(rounds: list[dict[str, dict]], tenth: dict[str, dict], rows: int, 
     return [
         line(f"flushexpiredtokens / ours via Celery ({concurrency} processes)", "flush", "celery",
              ">= 10x"),
+        line("flushexpiredtokens / ours via Celery, a new session per task", "flush",
+             "celery-c0", "none, for reference"),
         line("flushexpiredtokens / ours in one process", "flush", "ours", "none, for reference"),
         line(f"ours via Celery / bare SQL over {concurrency} processes", "celery", "sql-N",
              "<= 1.5x"),
@@ -494,13 +512,10 @@ def main() -> None:
     django.setup()
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
-    worker = None
     try:
         t0 = time.perf_counter()
         schemas = _create_schemas(args.schemas)
         print(f"created {len(schemas)} schemas in {time.perf_counter() - t0:.1f}s", flush=True)
-        worker = _start_worker(env, args.concurrency)
-        env["BENCH_WORKER_PID"] = str(worker.pid)
 
         small = max(args.rows // 10, args.schemas)
         rounds = []
@@ -514,8 +529,6 @@ def main() -> None:
         print(f"\n{small:,} expired rows over {args.schemas} schemas", flush=True)
         tenth = _scenario(schemas, small, args.live, env)
     finally:
-        if worker is not None:
-            _stop_worker(worker)
         _drop_database(bench_url)
 
     full = _summary(rounds)

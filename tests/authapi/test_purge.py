@@ -197,11 +197,17 @@ def test_a_worker_keeps_its_database_session_from_task_to_task(
         for task_id in tasks.purge_dispatch.delay().get(timeout=90).values():
             AsyncResult(task_id, app=app).get(timeout=90)
 
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        worker_started = cursor.fetchone()[0]
+
     def worker_sessions() -> set[tuple[int, object]]:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = "
                 "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                " AND backend_start > %s",
+                [worker_started],
             )
             return set(cursor.fetchall())
 
