@@ -28,7 +28,8 @@ CELERY_TIMEZONE = "UTC"
 # this is set (celery#9824 undid its honouring of CONN_MAX_AGE): a new PostgreSQL session per
 # task, which was most of the cost of a small purge task. With it, the fixup closes them every
 # this many tasks, and core.celery treats each task like a request: close_old_connections()
-# applies CONN_MAX_AGE, the health check and the drop-after-error rule around it.
+# applies CONN_MAX_AGE and the health check around it, and a task that did not succeed closes
+# every connection.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
 PURGE_INTERVAL_SECONDS = env_int("PURGE_INTERVAL_SECONDS", 3600)
