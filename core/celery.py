@@ -12,9 +12,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def _not_eager(sender: object) -> bool:
+def _is_eager(sender: object) -> bool:
     # An eager task runs inside the caller's own connection and transaction: leave them alone.
-    return not getattr(getattr(sender, "request", None), "is_eager", False)
+    return bool(getattr(getattr(sender, "request", None), "is_eager", False))
 
 
 @task_prerun.connect
@@ -22,10 +22,11 @@ def _connections_before_task(sender: object = None, **kwargs: object) -> None:
     """Before every task, what Django does before every request: drop a connection that is
     older than CONN_MAX_AGE or fails its health check, and keep the rest
     (settings.CELERY_DB_REUSE_MAX stops Celery from closing them all)."""
-    if _not_eager(sender):
-        from django.db import close_old_connections
+    if _is_eager(sender):
+        return
+    from django.db import close_old_connections
 
-        close_old_connections()
+    close_old_connections()
 
 
 @task_postrun.connect
@@ -35,7 +36,7 @@ def _connections_after_task(
     """After a task that did not succeed, close every connection: a time limit or an error may
     have interrupted it mid-query and left a connection that looks usable but is not (why
     celery#9824 went back to closing them all). After a success, as after a request."""
-    if not _not_eager(sender):
+    if _is_eager(sender):
         return
     from django.db import close_old_connections, connections
 

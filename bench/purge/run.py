@@ -44,6 +44,7 @@ import os
 import resource
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -405,17 +406,11 @@ def _scenario(schemas: list[str], rows: int, live: int, env: dict[str, str]) -> 
     return figures
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _summary(rounds: list[dict[str, dict]]) -> dict[str, dict]:
     """Per variant: median time, and the largest peak and growth seen in any round."""
     return {
         variant: {
-            "seconds": _median([r[variant]["seconds"] for r in rounds]),
+            "seconds": statistics.median([r[variant]["seconds"] for r in rounds]),
             "peak_mb": max(r[variant]["peak_mb"] for r in rounds),
             "growth_mb": max(r[variant]["growth_mb"] for r in rounds),
         }
@@ -426,7 +421,7 @@ def _summary(rounds: list[dict[str, dict]]) -> dict[str, dict]:
 def _ratio(rounds: list[dict[str, dict]], slow: str, fast: str) -> tuple[float, list[float]]:
     """Median and list of per-round `slow / fast` time ratios (each from one round's data)."""
     per_round = [r[slow]["seconds"] / r[fast]["seconds"] for r in rounds]
-    return _median(per_round), per_round
+    return statistics.median(per_round), per_round
 
 
 def _table(title: str, figures: dict[str, dict]) -> str:
