@@ -36,7 +36,18 @@ def _is_staff(request: HttpRequest) -> bool:
 
 
 class RoleAwareAdmin(admin.ModelAdmin):
-    """Staff may look; only admins may change."""
+    """Staff may look; only admins may change.
+
+    Changelist URLs accept only the lookups of `list_filter`: Django otherwise lets any field be
+    filtered from the query string (`?password__startswith=argon2$…`), which turns the row count
+    into an oracle for a hash or a token, one character at a time.
+    """
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        allowed = {f[0] if isinstance(f, (tuple, list)) else f for f in self.list_filter}
+        return lookup.split("__", 1)[0] in allowed and super().lookup_allowed(
+            lookup, value, request
+        )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return _is_staff(request)
@@ -101,12 +112,17 @@ class UserAdmin(RoleAwareAdmin, DjangoUserAdmin):
 
 
 class OutstandingTokenAdmin(RoleAwareAdmin):
-    list_display = ["jti", "user", "created_at", "expires_at", "is_blacklisted"]
+    """Refresh tokens by id, user, created and expiry: never the token text (a staff user who
+    could read it could refresh it and act as its owner)."""
+
+    list_display = ["id", "user", "created_at", "expires_at", "is_blacklisted"]
     list_select_related = ["user"]
-    search_fields = ["jti", "user__username"]
+    list_filter = ["expires_at"]
+    search_fields = ["user__username"]
     ordering = ["-created_at"]
     actions = ["revoke"]
-    readonly_fields = ["jti", "user", "token", "created_at", "expires_at"]
+    fields = ["id", "user", "created_at", "expires_at", "is_blacklisted"]
+    readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutstandingToken]:
         return super().get_queryset(request).select_related("blacklistedtoken")
@@ -126,15 +142,26 @@ class OutstandingTokenAdmin(RoleAwareAdmin):
 
     @admin.action(description="Revoke (blacklist) selected refresh tokens", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[OutstandingToken]) -> None:
-        count = services.tokens_revoke(token_ids=list(queryset.values_list("id", flat=True)))
-        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+        revoked, refused = services.tokens_revoke(
+            actor=request.user, token_ids=list(queryset.values_list("id", flat=True))
+        )
+        self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request,
+                f"{refused} token(s) of admin accounts were not revoked: only an admin may.",
+                messages.WARNING,
+            )
 
 
 class BlacklistedTokenAdmin(RoleAwareAdmin):
-    list_display = ["token_jti", "token_user", "blacklisted_at"]
+    list_display = ["id", "token_user", "token_created_at", "blacklisted_at"]
     list_select_related = ["token__user"]
-    search_fields = ["token__jti", "token__user__username"]
+    list_filter = ["blacklisted_at"]
+    search_fields = ["token__user__username"]
     ordering = ["-blacklisted_at"]
+    fields = ["id", "token_user", "token_created_at", "blacklisted_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -145,13 +172,13 @@ class BlacklistedTokenAdmin(RoleAwareAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="jti")
-    def token_jti(self, obj: BlacklistedToken) -> str:
-        return obj.token.jti
-
     @admin.display(description="user")
     def token_user(self, obj: BlacklistedToken) -> object:
         return obj.token.user
+
+    @admin.display(description="created")
+    def token_created_at(self, obj: BlacklistedToken) -> object:
+        return obj.token.created_at
 
 
 platform_admin_site.register(User, UserAdmin)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from ninja import Field, Schema
+from pydantic import field_validator
+from pydantic_core import PydanticCustomError
+
+from core.errors import NUL_MESSAGE
 
 __all__ = [
     "AccountOut",
@@ -14,6 +18,7 @@ __all__ = [
     "EmptyOut",
     "ErrorOut",
     "FieldErrorOut",
+    "In",
     "LoginIn",
     "LogoutIn",
     "RefreshIn",
@@ -40,7 +45,19 @@ class ErrorOut(Schema):
     errors: list[FieldErrorOut] | None = None
 
 
-class LoginIn(Schema):
+class In(Schema):
+    """Base of every request body: a NUL character in any text field is invalid input on that
+    field, as in Django's form fields (PostgreSQL text cannot hold one)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("null_character", NUL_MESSAGE)
+        return value
+
+
+class LoginIn(In):
     username: str = Field(..., min_length=1, max_length=254, description="username or email")
     password: str = Field(..., min_length=1, max_length=4096)
 
@@ -56,7 +73,7 @@ class TokenPairOut(Schema):
     client_name: str
 
 
-class RefreshIn(Schema):
+class RefreshIn(In):
     refresh: str = _TOKEN
 
 
@@ -65,7 +82,7 @@ class TokenRefreshOut(Schema):
     refresh: str
 
 
-class VerifyIn(Schema):
+class VerifyIn(In):
     token: str = _TOKEN
 
 
@@ -73,7 +90,7 @@ class EmptyOut(Schema):
     pass
 
 
-class LogoutIn(Schema):
+class LogoutIn(In):
     refresh: str = _TOKEN
 
 
@@ -81,7 +98,7 @@ class DetailOut(Schema):
     detail: str
 
 
-class RegisterIn(Schema):
+class RegisterIn(In):
     username: str = Field(..., min_length=1, max_length=150)
     email: str = Field(..., min_length=3, max_length=254)
     password: str = Field(..., min_length=1, max_length=4096)

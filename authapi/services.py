@@ -96,15 +96,17 @@ def token_refresh_rotate(*, client: Client, raw: object) -> tuple[str, str]:
 
 
 def token_verify(*, client: Client, raw: object) -> None:
-    """Valid for this tenant, of an active user, and (for a refresh token) not blacklisted.
+    """Valid for this tenant, of an active user, and (for a refresh token) recorded as
+    outstanding and not blacklisted: a refresh token whose record is gone (deleted or purged,
+    and its blacklist row with it) is unknown, not valid.
 
     The user check is answered from the per-process user-status cache (no SQL once warm), so
     verifying an access token costs no query at all."""
     token = _token_any_type(raw, client)
     if not userstate.user_is_active(user_id=token.payload.get("user_id")):
         raise invalid_token()
-    if token.payload.get("token_type") == tokens.ClientRefreshToken.token_type and (
-        BlacklistedToken.objects.filter(token__jti=token["jti"]).exists()
+    if token.payload.get("token_type") == tokens.ClientRefreshToken.token_type and not (
+        OutstandingToken.objects.filter(jti=token["jti"], blacklistedtoken__isnull=True).exists()
     ):
         raise invalid_token()
 
@@ -166,11 +168,22 @@ def user_apply_role(*, user: User, role: str) -> None:
     apply_role(user, role)
 
 
-def tokens_revoke(*, token_ids: list[int]) -> int:
-    """Blacklist the given outstanding tokens of the current schema; returns how many were new."""
+def tokens_revoke(*, actor: User, token_ids: list[int]) -> tuple[int, int]:
+    """Blacklist the given outstanding tokens of the current schema for `actor`.
+
+    Only an admin may revoke the tokens of an admin account: staff revoking them could end an
+    admin's sessions at will. Returns (newly revoked, refused as an admin's)."""
     if not token_ids:
-        return 0
-    return len(_blacklist_where("id = ANY(%s)", [token_ids]))
+        return 0, 0
+    if actor.is_superuser or actor.role == Role.ADMIN:
+        return len(_blacklist_where("id = ANY(%s)", [token_ids])), 0
+    admins_tokens = OutstandingToken.objects.filter(
+        id__in=token_ids, user__role=Role.ADMIN
+    ).values_list("id", flat=True)
+    refused = set(admins_tokens)
+    allowed = [pk for pk in token_ids if pk not in refused]
+    revoked = len(_blacklist_where("id = ANY(%s)", [allowed])) if allowed else 0
+    return revoked, len(refused)
 
 
 def _registration_errors(candidate: User, password: str) -> list[FieldError]:

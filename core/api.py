@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -90,6 +91,20 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(HTTPStatus.NOT_FOUND, "not_found", "Not found")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # core.middleware refuses large bodies first; this is the net for a body Django itself
+    # finds too big while Ninja reads it.
+    return error_response(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request_too_large", "Request body too large"
+    )
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    return error_response(HTTPStatus.BAD_REQUEST, "invalid", "Invalid request")
 
 
 @api.exception_handler(Exception)

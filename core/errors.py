@@ -7,9 +7,12 @@ from http import HTTPStatus
 
 from django.http import JsonResponse
 
-__all__ = ["ApiError", "FieldError", "error_response"]
+__all__ = ["NUL_MESSAGE", "ApiError", "FieldError", "error_response"]
 
 FieldError = dict[str, str]
+
+# Django's own wording (ProhibitNullCharactersValidator), so forms and the API say the same.
+NUL_MESSAGE = "Null characters are not allowed."
 
 
 class ApiError(Exception):

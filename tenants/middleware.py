@@ -7,6 +7,7 @@ from http import HTTPStatus
 from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
@@ -18,6 +19,13 @@ __all__ = ["TenantMiddleware"]
 
 
 class TenantMiddleware(TenantMainMiddleware):
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        """The host as written, without its port. django-tenants strips a leading "www.",
+        which would send a client onboarded as www.shadow.example to the owner of
+        shadow.example; a host here resolves to exactly the domain it names."""
+        return split_domain_port(request.get_host())[0]
+
     def get_tenant(self, domain_model: type[Domain], hostname: str) -> Client:
         client = hostcache.lookup(hostname.lower())
         if client is None:

@@ -12,6 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from core.settings.environment import env, env_bool, env_int, env_list
+from core.settings.secret_rules import refuse_weak_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -52,6 +53,8 @@ if SECRET_KEY is None:
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text().strip()
+if not DEBUG:
+    refuse_weak_secret("SECRET_KEY", SECRET_KEY)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])  # the tenant middleware rejects unknown hosts
 
@@ -88,6 +91,7 @@ MIDDLEWARE = [
     "core.health.HealthMiddleware",
     "tenants.middleware.TenantMiddleware",
     "core.middleware.ApiErrorShapeMiddleware",
+    "core.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -102,8 +106,12 @@ API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tenants.middleware.TenantMiddleware",
     "core.middleware.ApiErrorShapeMiddleware",
+    "core.middleware.RequestGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+# The largest JSON body the API reads (413 above it). Its bodies are credentials and tokens of a
+# few kilobytes at most; Django's own 2.5 MB limit still applies to forms.
+API_MAX_BODY_BYTES = 64 * 1024
 
 TEMPLATES = [
     {

@@ -5,8 +5,13 @@ https://eadwincode.github.io/django-ninja-jwt/settings/
 
 from datetime import timedelta
 
-from core.settings.base import SECRET_KEY
+from core.settings.base import DEBUG, SECRET_KEY
 from core.settings.environment import env, env_seconds
+from core.settings.secret_rules import refuse_weak_secret
+
+JWT_SIGNING_KEY = env("JWT_SIGNING_KEY")
+if JWT_SIGNING_KEY is not None and not DEBUG:
+    refuse_weak_secret("JWT_SIGNING_KEY", JWT_SIGNING_KEY)
 
 NINJA_JWT = {
     "ACCESS_TOKEN_LIFETIME": env_seconds("ACCESS_TOKEN_LIFETIME_SECONDS", timedelta(minutes=5)),
@@ -15,7 +20,7 @@ NINJA_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": env("JWT_SIGNING_KEY", SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY or SECRET_KEY,
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "LEEWAY": 0,

@@ -17,6 +17,7 @@ SHARED_APPS = [
     "django.contrib.admin",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # its templates and static files: /api/docs works offline (no CDN)
     "ninja_jwt",
     "ninja_jwt.token_blacklist",
 ]

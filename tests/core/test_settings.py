@@ -1,7 +1,10 @@
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,8 +21,45 @@ def test_debug_off_without_secret_key_stops_startup_with_a_clear_message():
 
 def test_debug_off_with_secret_key_starts(tmp_path):
     env = dict(
-        os.environ, DEBUG="false", SECRET_KEY="x" * 60, DJANGO_SETTINGS_MODULE="core.settings"
+        os.environ,
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_SETTINGS_MODULE="core.settings",
     )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SECRET_KEY", "change-me-to-a-long-random-string-of-at-least-50-characters-0123456789"),
+        ("SECRET_KEY", "x" * 60),
+        ("SECRET_KEY", "Only-49-characters-long-" + "abcdefghijklmnopqrstuvwxy"),
+        ("SECRET_KEY", "django-insecure-" + "k3y" * 20),
+        ("JWT_SIGNING_KEY", "jwt-secret"),
+    ],
+)
+def test_debug_off_with_a_sample_or_weak_key_refuses_to_start(name, value):
+    env = dict(
+        os.environ,
+        DEBUG="false",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_SETTINGS_MODULE="core.settings",
+    )
+    env[name] = value
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert f"{name} is" in result.stderr
+    assert value not in result.stderr  # the refusal names the setting, never echoes the key
+
+
+def test_debug_on_accepts_a_short_development_key():
+    env = dict(os.environ, DEBUG="true", SECRET_KEY="dev", DJANGO_SETTINGS_MODULE="core.settings")
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
     )

@@ -2,11 +2,15 @@
 
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+
+from core.settings.secret_rules import PUBLISHED_SAMPLES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -70,7 +74,7 @@ def test_every_variable_compose_k8s_and_the_app_use_is_in_env_example():
     assert not missing, f"undocumented in deploy/.env.example: {sorted(missing)}"
 
 
-def test_check_deploy_is_clean_with_the_documented_environment():
+def _documented_environment(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SECURE_", "DEBUG"))}
     for line in (DEPLOY / ".env.example").read_text().splitlines():
         match = re.match(r"^([A-Z][A-Z0-9_]*)=(.*)$", line)
@@ -79,12 +83,49 @@ def test_check_deploy_is_clean_with_the_documented_environment():
     # Keep the real servers of this test run (settings import connects to nothing).
     env["DATABASE_URL"] = os.environ["DATABASE_URL"]
     env["REDIS_URL"] = os.environ["REDIS_URL"]
-    result = subprocess.run(
+    env.update(overrides)
+    return env
+
+
+def _check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
     )
+
+
+def test_check_deploy_is_clean_with_the_documented_environment_and_a_key_of_ones_own():
+    result = _check_deploy(_documented_environment(SECRET_KEY=secrets.token_urlsafe(50)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def _sample_values(name: str) -> list[str]:
+    """Every value the deploy files suggest for `name` (.env.example and the k8s Secret)."""
+    values = []
+    for line in (DEPLOY / ".env.example").read_text().splitlines():
+        if line.startswith(f"{name}="):
+            values.append(line.partition("=")[2])
+    for path in (DEPLOY / "k8s").glob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "Secret" and name in doc.get("stringData", {}):
+                values.append(str(doc["stringData"][name]))
+    return values
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "JWT_SIGNING_KEY"])
+def test_check_deploy_fails_on_the_sample_keys_of_the_deploy_files(name):
+    values = _sample_values(name)
+    assert values, f"{name} is not in the deploy files"
+    if name == "JWT_SIGNING_KEY":
+        values = [v for v in values if v]  # empty is documented: "sign with SECRET_KEY"
+    for value in {*values, *PUBLISHED_SAMPLES, "x" * 60, "short-but-Varied-1"}:
+        overrides = {name: value}
+        if name == "JWT_SIGNING_KEY":
+            overrides["SECRET_KEY"] = secrets.token_urlsafe(50)
+        result = _check_deploy(_documented_environment(**overrides))
+        assert result.returncode != 0, f"{name}={value!r} passed check --deploy"
+        assert name in result.stderr, result.stderr

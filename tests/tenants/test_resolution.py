@@ -129,3 +129,21 @@ def test_deactivating_a_client_in_another_process_is_seen_at_once(tenant_a, http
         assert http_a.get("/api/hello").status_code == HTTPStatus.FORBIDDEN
     finally:
         run_in_another_process(change.format(active=True))
+
+
+def test_www_host_resolves_as_written_not_to_the_bare_domain(tenant_a, tenant_b):
+    Domain.objects.create(domain="shadow.localhost", tenant=tenant_a, is_primary=False)
+    Domain.objects.create(domain="www.shadow.localhost", tenant=tenant_b, is_primary=False)
+
+    www = host_client("www.shadow.localhost").get("/api/hello")
+    bare = host_client("shadow.localhost").get("/api/hello")
+
+    assert www.status_code == HTTPStatus.OK
+    assert www.json()["client_id"] == tenant_b.pk
+    assert bare.json()["client_id"] == tenant_a.pk
+
+
+def test_www_prefix_of_a_known_domain_is_an_unknown_tenant(tenant_a):
+    response = host_client("www." + ACME.domain).get("/api/hello")
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.json()["code"] == "tenant_not_found"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 
@@ -51,7 +52,8 @@ class Command(BaseCommand):
                 admin_email="admin@demo.localhost",
                 admin_password=demo_password,
             )
+        port = os.environ.get("PORT") or "8000"  # the port `make run` serves on
         self.stdout.write(
-            f"public admin   http://{public_host}:PORT/admin/  operator / {operator_password}\n"
-            f"demo tenant    http://{DEMO['domain']}:PORT/     admin / {demo_password}\n"
+            f"public admin   http://{public_host}:{port}/admin/  operator / {operator_password}\n"
+            f"demo tenant    http://{DEMO['domain']}:{port}/     admin / {demo_password}\n"
         )
