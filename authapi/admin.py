@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from authapi import services
+from authapi import selectors, services
 from authapi.models import Role, User
 from core.admin_sites import platform_admin_site, tenant_admin_site
 
@@ -65,13 +65,31 @@ class RoleAwareAdmin(admin.ModelAdmin):
         return _is_admin(request)
 
 
-class RoleChangeForm(UserChangeForm):
+class LoginStringsForm(forms.ModelForm):
+    """Username and email may name no other account by either (authapi.selectors)."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        username = selectors.login_normalize(data.get("username") or "")
+        email = User.objects.normalize_email(selectors.login_normalize(data.get("email") or ""))
+        if "email" in data:
+            data["email"] = email
+        conflicts = selectors.login_conflicts(
+            username=username, email=email, exclude_pk=self.instance.pk
+        )
+        for conflict in conflicts:
+            if conflict["field"] not in self.errors:
+                self.add_error(conflict["field"], conflict["message"])
+        return data
+
+
+class RoleChangeForm(LoginStringsForm, UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
         fields = "__all__"
 
 
-class RoleCreationForm(UserCreationForm):
+class RoleCreationForm(LoginStringsForm, UserCreationForm):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.CUSTOMER)
 
     class Meta(UserCreationForm.Meta):

@@ -49,7 +49,7 @@ class In(Schema):
     """Base of every request body: a NUL character in any text field is invalid input on that
     field, as in Django's form fields (PostgreSQL text cannot hold one)."""
 
-    @field_validator("*", mode="after")
+    @field_validator("*", mode="before")
     @classmethod
     def _no_nul(cls, value: object) -> object:
         if isinstance(value, str) and "\x00" in value:

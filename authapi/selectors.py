@@ -3,32 +3,64 @@
 from __future__ import annotations
 
 import functools
+import logging
+import unicodedata
 from http import HTTPStatus
 
 from django.db import connection
 from django.db.models import Q, QuerySet
 
 from authapi.models import Role, User
-from core.errors import ApiError
+from core.errors import ApiError, FieldError
 
 __all__ = [
     "account_list",
+    "login_conflicts",
+    "login_normalize",
     "user_from_row",
     "user_get_by_login",
     "user_row_active",
     "valid_user_id",
 ]
 
+log = logging.getLogger(__name__)
+
+
+def login_normalize(value: str) -> str:
+    """A username, email or login string as stored and compared: NFKC, as Django's own
+    username handling (so "ａｄｍｉｎ" is "admin")."""
+    return unicodedata.normalize("NFKC", value)
+
 
 def user_get_by_login(*, login: str) -> User | None:
-    """The user whose username or email matches `login`, case-insensitively; username wins."""
+    """The one user whose username or email matches `login` (NFKC, case-insensitively).
+
+    Registration keeps every login string naming at most one account (`login_conflicts`); rows
+    from before that rule that still make a string ambiguous resolve to nobody, so neither
+    account can be entered with a string that also names the other."""
     if not login or len(login) > 254:
         return None
+    login = login_normalize(login)
     matches = list(User.objects.filter(Q(username__iexact=login) | Q(email__iexact=login))[:2])
-    for user in matches:
-        if user.username.lower() == login.lower():
-            return user
+    if len(matches) > 1:
+        log.warning("event=login_ambiguous user_ids=%s", ",".join(str(u.pk) for u in matches))
+        return None
     return matches[0] if matches else None
+
+
+def login_conflicts(
+    *, username: str, email: str, exclude_pk: int | None = None
+) -> list[FieldError]:
+    """Why `username` / `email` (normalised; empty means unchecked) may not belong to a new or
+    changed account: each must differ, case-insensitively, from every other account's username
+    *and* email, or one login string would name two accounts."""
+    others = User.objects.exclude(pk=exclude_pk) if exclude_pk is not None else User.objects.all()
+    errors: list[FieldError] = []
+    if username and others.filter(Q(username__iexact=username) | Q(email__iexact=username)).exists():
+        errors.append({"field": "username", "message": "A user with that username already exists"})
+    if email and others.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
+        errors.append({"field": "email", "message": "A user with that email already exists"})
+    return errors
 
 
 def valid_user_id(user_id: object) -> bool:

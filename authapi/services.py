@@ -50,18 +50,31 @@ def user_create(
     first_name: str = "",
     last_name: str = "",
 ) -> User:
-    """Create a user in the current schema. Callers validate; the database enforces uniqueness."""
-    user = User(
-        username=username,
-        email=User.objects.normalize_email(email),
-        first_name=first_name,
-        last_name=last_name,
-    )
+    """Create a user in the current schema. Callers validate the fields; this normalises username
+    and email (NFKC) and refuses (400) a username or email that would make a login string name
+    two accounts, checked under a lock on both strings so that concurrent registrations of
+    "bob@corp.test" as one's email and another's username cannot both pass."""
+    username = selectors.login_normalize(username)
+    email = User.objects.normalize_email(selectors.login_normalize(email))
+    user = User(username=username, email=email, first_name=first_name, last_name=last_name)
     apply_role(user, role)
     user.set_password(password)
     with transaction.atomic():
+        _lock_login_strings(username, email)
+        conflicts = selectors.login_conflicts(username=username, email=email)
+        if conflicts:
+            raise ApiError.invalid(conflicts)
         user.save()
     return user
+
+
+def _lock_login_strings(*values: str) -> None:
+    """Serialise, until commit, every account write that claims one of these login strings in
+    this schema (sorted, so two writers never wait on each other in opposite orders)."""
+    keys = sorted({f"{connection.schema_name}:{v.lower()}" for v in values if v})
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
 
 
 def token_pair_obtain(*, client: Client, login: str, password: str) -> IssuedTokens:
@@ -142,6 +155,8 @@ def user_register(
             "permission_denied",
             "Only a tenant admin may create staff or admin accounts",
         )
+    username = selectors.login_normalize(username)
+    email = User.objects.normalize_email(selectors.login_normalize(email))
     candidate = User(username=username, email=email, first_name=first_name, last_name=last_name)
     errors = _registration_errors(candidate, password)
     if errors:
@@ -188,22 +203,18 @@ def tokens_revoke(*, actor: User, token_ids: list[int]) -> tuple[int, int]:
 
 def _registration_errors(candidate: User, password: str) -> list[FieldError]:
     errors: list[FieldError] = []
+    username, email = candidate.username, candidate.email
     try:
-        UnicodeUsernameValidator()(candidate.username)
+        UnicodeUsernameValidator()(username)
     except ValidationError as exc:
         errors += [{"field": "username", "message": m} for m in exc.messages]
-    else:
-        if User.objects.filter(username__iexact=candidate.username).exists():
-            errors.append(
-                {"field": "username", "message": "A user with that username already exists"}
-            )
+        username = ""
     try:
-        validate_email(candidate.email)
+        validate_email(email)
     except ValidationError as exc:
         errors += [{"field": "email", "message": m} for m in exc.messages]
-    else:
-        if User.objects.filter(email__iexact=candidate.email).exists():
-            errors.append({"field": "email", "message": "A user with that email already exists"})
+        email = ""
+    errors += selectors.login_conflicts(username=username, email=email)
     try:
         validate_password(password, user=candidate)
     except ValidationError as exc:
