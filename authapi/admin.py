@@ -86,7 +86,7 @@ class LoginStringsForm(forms.ModelForm):
 class RoleChangeForm(LoginStringsForm, UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
-        fields = "__all__"
+        fields = ["username", "password", "first_name", "last_name", "email", "role", "is_active"]
 
 
 class RoleCreationForm(LoginStringsForm, UserCreationForm):

@@ -39,6 +39,11 @@ router = Router(tags=["auth"])
 jwt_auth = TenantJWTAuth()
 
 _ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
+# Routes that read a JSON body may also answer 413 (too large) and 415 (not JSON):
+# core.middleware.RequestGuardMiddleware.
+_BODY_ERRORS = {**_ERRORS, 413: ErrorOut, 415: ErrorOut}
+# Login and register are rate limited (SPEC §10): 429 with Retry-After.
+_LIMITED_ERRORS = {**_BODY_ERRORS, 429: ErrorOut}
 
 
 def _routes(method: str, canonical: str, aliases: list[str], **kwargs):  # type: ignore[no-untyped-def]
@@ -72,7 +77,7 @@ def _pair(issued: services.IssuedTokens, request: HttpRequest) -> dict[str, obje
     "post",
     "/api/auth/token/",
     ["/api/token/", "/api/login/", "/auth/token/"],
-    response={200: TokenPairOut, **_ERRORS},
+    response={200: TokenPairOut, **_LIMITED_ERRORS},
     summary="Obtain a token pair (login)",
 )
 def login(request: HttpRequest, payload: LoginIn) -> dict[str, object]:
@@ -86,7 +91,7 @@ def login(request: HttpRequest, payload: LoginIn) -> dict[str, object]:
     "post",
     "/api/auth/token/refresh/",
     ["/api/token/refresh/", "/auth/token/refresh/"],
-    response={200: TokenRefreshOut, **_ERRORS},
+    response={200: TokenRefreshOut, **_BODY_ERRORS},
     summary="Rotate a refresh token",
 )
 def refresh(request: HttpRequest, payload: RefreshIn) -> dict[str, str]:
@@ -98,7 +103,7 @@ def refresh(request: HttpRequest, payload: RefreshIn) -> dict[str, str]:
     "post",
     "/api/auth/token/verify/",
     ["/api/token/verify/"],
-    response={200: EmptyOut, **_ERRORS},
+    response={200: EmptyOut, **_BODY_ERRORS},
     summary="Verify a token of this tenant",
 )
 def verify(request: HttpRequest, payload: VerifyIn) -> dict[str, object]:
@@ -110,7 +115,7 @@ def verify(request: HttpRequest, payload: VerifyIn) -> dict[str, object]:
     "post",
     "/api/auth/token/blacklist/",
     ["/api/token/blacklist/", "/api/logout/", "/auth/token/blacklist/"],
-    response={200: DetailOut, **_ERRORS},
+    response={200: DetailOut, **_BODY_ERRORS},
     summary="Log out: blacklist a refresh token",
 )
 def logout(request: HttpRequest, payload: LogoutIn) -> dict[str, str]:
@@ -122,7 +127,7 @@ def logout(request: HttpRequest, payload: LogoutIn) -> dict[str, str]:
     "post",
     "/api/auth/register/",
     ["/api/register/", "/auth/register/"],
-    response={201: RegisterOut, **_ERRORS},
+    response={201: RegisterOut, **_LIMITED_ERRORS},
     summary="Register an account (staff and admin need an admin's Bearer token)",
     openapi_extra={"security": [{}, {"TenantJWTAuth": []}]},
 )
@@ -167,12 +172,19 @@ def current_user(request: HttpRequest) -> dict[str, object]:
     }
 
 
-@router.api_operation(
-    ["GET", "POST"],
+@router.get(
     "/api/test-auth/",
     auth=jwt_auth,
     response={200: AuthTestOut, **_ERRORS},
     summary="Authentication self-test",
+    operation_id="test_auth_get",
+)
+@router.post(
+    "/api/test-auth/",
+    auth=jwt_auth,
+    response={200: AuthTestOut, **_ERRORS},
+    summary="Authentication self-test (POST)",
+    operation_id="test_auth_post",
 )
 def test_auth(request: HttpRequest) -> dict[str, object]:
     return {

@@ -68,6 +68,8 @@ def bearer_user(request: HttpRequest) -> User | None:
 class TenantJWTAuth(HttpBearer):
     """Ninja auth for routes that require a Bearer access token of the request's tenant."""
 
+    openapi_bearerFormat = "JWT"
+
     def __call__(self, request: HttpRequest) -> User:
         user = bearer_user(request)
         if user is None:

@@ -8,6 +8,7 @@ from ninja import Field, Schema
 from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 
+from authapi.models import Role
 from core.errors import NUL_MESSAGE
 
 __all__ = [
@@ -99,10 +100,33 @@ class DetailOut(Schema):
 
 
 class RegisterIn(In):
-    username: str = Field(..., min_length=1, max_length=150)
-    email: str = Field(..., min_length=3, max_length=254)
-    password: str = Field(..., min_length=1, max_length=4096)
-    role: str | None = Field(None, max_length=32, description="customer (default), staff or admin")
+    # The documented constraints are the ones the route enforces (Django's username and email
+    # validators, the password validators' minimum length); the route checks them itself so
+    # that each refusal carries Django's own message.
+    username: str = Field(
+        ...,
+        min_length=1,
+        max_length=150,
+        description="Letters, digits and @ . + - _ only",
+        json_schema_extra={"pattern": r"^[\w.@+-]+$"},
+    )
+    email: str = Field(..., min_length=3, max_length=254, json_schema_extra={"format": "email"})
+    password: str = Field(
+        ...,
+        min_length=1,
+        max_length=4096,
+        description=(
+            "Checked by the tenant's password validators: at least 8 characters, not entirely "
+            "numeric, not a common password, not too similar to the username or email"
+        ),
+        json_schema_extra={"minLength": 8},
+    )
+    role: str | None = Field(
+        None,
+        max_length=32,
+        description="customer (default), staff or admin (staff and admin need an admin's token)",
+        json_schema_extra={"enum": [*Role.values, None]},
+    )
     first_name: str = Field("", max_length=150)
     last_name: str = Field("", max_length=150)
 

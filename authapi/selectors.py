@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def login_normalize(value: str) -> str:
     """A username, email or login string as stored and compared: NFKC, as Django's own
-    username handling (so "ａｄｍｉｎ" is "admin")."""
+    username handling (so "admin" typed in full-width letters is "admin")."""
     return unicodedata.normalize("NFKC", value)
 
 
@@ -56,7 +56,10 @@ def login_conflicts(
     *and* email, or one login string would name two accounts."""
     others = User.objects.exclude(pk=exclude_pk) if exclude_pk is not None else User.objects.all()
     errors: list[FieldError] = []
-    if username and others.filter(Q(username__iexact=username) | Q(email__iexact=username)).exists():
+    if (
+        username
+        and others.filter(Q(username__iexact=username) | Q(email__iexact=username)).exists()
+    ):
         errors.append({"field": "username", "message": "A user with that username already exists"})
     if email and others.filter(Q(email__iexact=email) | Q(username__iexact=email)).exists():
         errors.append({"field": "email", "message": "A user with that email already exists"})

@@ -6,25 +6,39 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
+from core import openapi
 from core.errors import ApiError, FieldError, error_response
 
 __all__ = ["api"]
 
 log = logging.getLogger(__name__)
 
-api = NinjaAPI(
+
+class TenantAuthAPI(NinjaAPI):
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        openapi.complete(document)
+        return document
+
+
+api = TenantAuthAPI(
     title="tenantauth",
     version="1.0.0",
     description="Tenant-bound JWT authentication. Call it on your tenant's host.",
     docs_url="/api/docs",
     openapi_url="/api/openapi.json",
     urls_namespace="api",
+    servers=openapi.SERVERS,
 )
 
 

@@ -1,7 +1,7 @@
 """NFKC-normalise the usernames and emails stored before registration did, in every schema.
 
 Login compares NFKC forms case-insensitively (authapi.selectors.login_normalize), so a username
-stored as "ａｄｍｉｎ" before this release could neither log in by what it was registered as nor
+stored in full-width letters before this release could neither log in by what it was registered as nor
 block a new "admin". A row is rewritten only when its normalised form names no other account;
 the rest are left as they are and logged (login refuses a string that names two accounts, so
 they stay safe, only ambiguous).

@@ -162,6 +162,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True  # works without collectstatic in development and tests
 
+# Debug pages and error reports hide connection URLs as well as secrets.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.reporting.ConnectionsHiddenFilter"
+
 # --- Logging: key=value lines ---------------------------------------------------------------
 LOGGING = {
     "version": 1,

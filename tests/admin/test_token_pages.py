@@ -97,8 +97,12 @@ def test_staff_cannot_revoke_an_admins_tokens_but_can_revoke_a_customers(
         assert not BlacklistedToken.objects.filter(token=boss_token).exists()
         assert BlacklistedToken.objects.filter(token=holder_token).exists()
     api = Api(host_client(ACME.domain))
-    assert api.post("/api/auth/token/refresh/", {"refresh": boss_pair["refresh"]}).status_code == 200
-    assert api.post("/api/auth/token/refresh/", {"refresh": holder_pair["refresh"]}).status_code == 401
+    assert (
+        api.post("/api/auth/token/refresh/", {"refresh": boss_pair["refresh"]}).status_code == 200
+    )
+    assert (
+        api.post("/api/auth/token/refresh/", {"refresh": holder_pair["refresh"]}).status_code == 401
+    )
 
 
 def test_staff_cannot_delete_tokens(http_a, tenant_a, make_user):

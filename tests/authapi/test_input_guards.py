@@ -90,7 +90,9 @@ def test_a_nul_in_a_query_parameter_is_400_naming_it(api_a, tenant_a, make_user)
         "p=%00",
     ],
 )
-@pytest.mark.parametrize("page", ["/admin/authapi/user/", "/admin/token_blacklist/outstandingtoken/"])
+@pytest.mark.parametrize(
+    "page", ["/admin/authapi/user/", "/admin/token_blacklist/outstandingtoken/"]
+)
 def test_a_nul_in_an_admin_changelist_filter_is_400_not_500(
     http_a, tenant_a, make_user, query, page
 ):

@@ -231,3 +231,57 @@ def test_docs_page_is_browsable(api_a):
     response = api_a.http.get("/api/docs")
     assert response.status_code == HTTPStatus.OK
     assert b"openapi.json" in response.content
+
+
+def test_openapi_document_is_valid_for_openapi_spec_validator(api_a):
+    from openapi_spec_validator import validate
+
+    validate(api_a.get("/api/openapi.json").json())  # raises on any error
+
+
+def test_openapi_document_says_how_to_call_each_operation(api_a):
+    doc = api_a.get("/api/openapi.json").json()
+    assert doc["servers"] and all(s["url"] for s in doc["servers"])
+    (scheme,) = doc["components"]["securitySchemes"].values()
+    assert scheme == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    operation_ids = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            operation_ids.append(op["operationId"])
+            assert "security" in op, f"{method} {path} does not say whether it needs a token"
+            responses = op["responses"]
+            assert responses["401"]["headers"]["WWW-Authenticate"], f"{method} {path}"
+            if "requestBody" in op:
+                assert {"413", "415"} <= set(responses), f"{method} {path}"
+            if "429" in responses:
+                assert responses["429"]["headers"]["Retry-After"]
+    assert len(operation_ids) == len(set(operation_ids))
+    anonymous = {
+        "/api/auth/token/",
+        "/api/auth/token/refresh/",
+        "/api/auth/token/verify/",
+        "/api/auth/token/blacklist/",
+    }
+    for path in anonymous:
+        assert doc["paths"][path]["post"]["security"] == []
+    assert {} in doc["paths"]["/api/auth/register/"]["post"]["security"]  # token optional
+    assert doc["paths"]["/api/user/"]["get"]["security"] == [{"TenantJWTAuth": []}]
+
+
+def test_register_schema_documents_what_the_route_refuses(api_a):
+    """Input the document refuses, the route refuses too, and the reverse for its bounds."""
+    doc = api_a.get("/api/openapi.json").json()
+    fields = doc["components"]["schemas"]["RegisterIn"]["properties"]
+    assert fields["email"]["format"] == "email"
+    assert fields["password"]["minLength"] == 8
+    base = {"username": "schema-user", "email": "schema@acme.test", "password": "Schema-pass-2026"}
+    refused = [
+        {**base, "email": "not-an-email"},
+        {**base, "password": "Sh0rt!"},
+        {**base, "username": "has space"},
+        {**base, "role": "superuser"},
+    ]
+    for body in refused:
+        response = api_a.post("/api/auth/register/", body)
+        assert response.status_code == HTTPStatus.BAD_REQUEST, body
+    assert api_a.post("/api/auth/register/", base).status_code == HTTPStatus.CREATED

@@ -127,13 +127,14 @@ def test_blacklisted_refresh_token_is_401(api_a, pair):
 
 
 @pytest.mark.parametrize("logged_out", [True, False])
-def test_refresh_token_whose_record_is_gone_is_401_on_verify(
-    api_a, tenant_a, pair, logged_out
-):
+def test_refresh_token_whose_record_is_gone_is_401_on_verify(api_a, tenant_a, pair, logged_out):
     from ninja_jwt.token_blacklist.models import OutstandingToken
 
     if logged_out:
-        assert api_a.post("/api/auth/token/blacklist/", {"refresh": pair["refresh"]}).status_code == 200
+        assert (
+            api_a.post("/api/auth/token/blacklist/", {"refresh": pair["refresh"]}).status_code
+            == 200
+        )
     with schema_context(tenant_a.schema_name):
         # As the purge or an admin's delete does (the blacklist row goes with it, by cascade).
         assert OutstandingToken.objects.filter(user__username="alice").delete()[0] >= 1

@@ -7,8 +7,6 @@ the admin and show over the API that it no longer refreshes.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -16,25 +14,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import connection
 from django_tenants.utils import schema_context
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from authapi.services import user_create
 from tests.authapi.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
-# Flags that keep Chromium from reaching out to the (closed) network at start-up.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 NEW_CLIENT = {
     "name": "Newco Ltd",
     "schema": "newco",
@@ -42,15 +28,6 @@ NEW_CLIENT = {
     "admin_email": "first@newco.test",
     "admin_password": "N3wco-first-admin!",
 }
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert os.path.exists(CHROMIUM), f"Chromium not found at {CHROMIUM}: .ci/run installs it"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -64,3 +64,16 @@ def test_debug_on_accepts_a_short_development_key():
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_debug_pages_hide_connection_urls():
+    from django.conf import settings
+    from django.views.debug import get_default_exception_reporter_filter
+
+    reporter = get_default_exception_reporter_filter()
+    safe = reporter.get_safe_settings()
+    shown = repr(safe)
+    for secret in (settings.DATABASE_URL, settings.REDIS_URL, settings.CELERY_BROKER_URL):
+        assert secret not in shown
+    database = safe["DATABASES"]["default"]
+    assert database["HOST"] == database["PASSWORD"] == reporter.cleansed_substitute
