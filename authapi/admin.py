@@ -125,8 +125,7 @@ class UserAdmin(RoleAwareAdmin, DjangoUserAdmin):
     def save_model(
         self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
     ) -> None:
-        services.user_apply_role(user=obj, role=obj.role)
-        super().save_model(request, obj, form, change)
+        services.user_save(user=obj)
 
 
 class OutstandingTokenAdmin(RoleAwareAdmin):

@@ -28,8 +28,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name
 
+from core.tenancy import dangerously_in_schema
 from tenants import selectors
 
 __all__ = [
@@ -131,7 +132,7 @@ def tokens_count_expired(*, schema_name: str, now: datetime | None = None) -> in
     """How many outstanding tokens of `schema_name` expired before `now` (index-only scan)."""
     _check_schema(schema_name)
     now = now or timezone.now()
-    with schema_context(schema_name), connection.cursor() as cursor:
+    with dangerously_in_schema(schema_name), connection.cursor() as cursor:
         cursor.execute(_COUNT_EXPIRED_SQL, [now])
         return int(cursor.fetchone()[0])
 
@@ -156,7 +157,7 @@ def tokens_purge_expired(
         raise ValueError("batch_size must be at least 1")
     now = now or timezone.now()
     outstanding = blacklisted = 0
-    with schema_context(schema_name):
+    with dangerously_in_schema(schema_name):
         while True:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])

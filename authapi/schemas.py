@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from ninja import Field, Schema
 from pydantic import field_validator
@@ -13,7 +14,6 @@ from core.errors import NUL_MESSAGE
 
 __all__ = [
     "AccountOut",
-    "AccountsOut",
     "AuthTestOut",
     "DetailOut",
     "EmptyOut",
@@ -64,14 +64,16 @@ class LoginIn(In):
 
 
 class TokenPairOut(Schema):
+    """From services.IssuedTokens."""
+
     access: str
     refresh: str
-    user_id: int
-    username: str
-    email: str
-    role: str
-    client_id: int
-    client_name: str
+    user_id: int = Field(..., alias="user.pk")
+    username: str = Field(..., alias="user.username")
+    email: str = Field(..., alias="user.email")
+    role: str = Field(..., alias="user.role")
+    client_id: int = Field(..., alias="client.pk")
+    client_name: str = Field(..., alias="client.name")
 
 
 class RefreshIn(In):
@@ -132,11 +134,13 @@ class RegisterIn(In):
 
 
 class RegisterOut(TokenPairOut):
-    detail: str
+    detail: str = "User registered successfully"
 
 
 class UserOut(Schema):
-    user_id: int
+    """From the request's user; the client is the request's tenant."""
+
+    user_id: int = Field(..., alias="pk")
     username: str
     email: str
     first_name: str
@@ -148,6 +152,14 @@ class UserOut(Schema):
     date_joined: datetime
     last_login: datetime | None
 
+    @staticmethod
+    def resolve_client_id(obj: object, context: dict[str, Any]) -> int:
+        return int(context["request"].tenant.pk)
+
+    @staticmethod
+    def resolve_client_name(obj: object, context: dict[str, Any]) -> str:
+        return str(context["request"].tenant.name)
+
 
 class AuthTestOut(Schema):
     message: str
@@ -156,14 +168,9 @@ class AuthTestOut(Schema):
 
 
 class AccountOut(Schema):
-    user_id: int
+    user_id: int = Field(..., alias="pk")
     username: str
     email: str
     role: str
     is_active: bool
     date_joined: datetime
-
-
-class AccountsOut(Schema):
-    count: int
-    items: list[AccountOut]

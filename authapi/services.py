@@ -4,7 +4,6 @@ request's tenant), and every token passes through authapi.auth's tenant check fi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from http import HTTPStatus
 
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -14,11 +13,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from authapi import selectors, tokens, userstate
-from authapi.auth import invalid_token, token_for_tenant, user_for_token
+from authapi import selectors, tokens
 from authapi.models import Role, User
 from authapi.roles import apply_role
-from core.errors import ApiError, FieldError
+from authapi.tokens import invalid_token, token_for_client, user_for_token
+from core.errors import FieldError, InvalidInput, NotAuthenticated, PermissionDenied
 from tenants.models import Client
 
 __all__ = [
@@ -28,15 +27,16 @@ __all__ = [
     "token_refresh_rotate",
     "token_verify",
     "tokens_revoke",
-    "user_apply_role",
     "user_create",
     "user_register",
+    "user_save",
 ]
 
 
 @dataclass(frozen=True)
 class IssuedTokens:
     user: User
+    client: Client
     access: str
     refresh: str
 
@@ -50,20 +50,29 @@ def user_create(
     first_name: str = "",
     last_name: str = "",
 ) -> User:
-    """Create a user in the current schema. Callers validate the fields; this normalises username
-    and email (NFKC) and refuses (400) a username or email that would make a login string name
-    two accounts, checked under a lock on both strings so that concurrent registrations of
-    "bob@corp.test" as one's email and another's username cannot both pass."""
-    username = selectors.login_normalize(username)
-    email = User.objects.normalize_email(selectors.login_normalize(email))
+    """Create a user in the current schema. Callers validate the fields (user_save checks what
+    only the database can tell)."""
     user = User(username=username, email=email, first_name=first_name, last_name=last_name)
-    apply_role(user, role)
     user.set_password(password)
+    return user_save(user=user, role=role)
+
+
+def user_save(*, user: User, role: str | None = None) -> User:
+    """Save a new or changed user of the current schema: username and email NFKC-normalised,
+    the admin flags that follow from the role, and a refusal (InvalidInput) of a username or
+    email that would make a login string name two accounts — checked under a lock on both
+    strings, so that concurrent writes of "bob@corp.test" as one account's email and another's
+    username cannot both pass. The tenant admin's user forms save through here too."""
+    user.username = selectors.login_normalize(user.username)
+    user.email = User.objects.normalize_email(selectors.login_normalize(user.email))
+    apply_role(user, role or user.role)
     with transaction.atomic():
-        _lock_login_strings(username, email)
-        conflicts = selectors.login_conflicts(username=username, email=email)
+        _lock_login_strings(user.username, user.email)
+        conflicts = selectors.login_conflicts(
+            username=user.username, email=user.email, exclude_pk=user.pk
+        )
         if conflicts:
-            raise ApiError.invalid(conflicts)
+            raise InvalidInput(conflicts)
         user.save()
     return user
 
@@ -90,7 +99,7 @@ def token_pair_obtain(*, client: Client, login: str, password: str) -> IssuedTok
     with transaction.atomic():  # one commit (one WAL flush) for both writes
         user.save(update_fields=["last_login"])
         access, refresh = tokens.issue_pair(user, client)
-    return IssuedTokens(user=user, access=access, refresh=refresh)
+    return IssuedTokens(user=user, client=client, access=access, refresh=refresh)
 
 
 def token_refresh_rotate(*, client: Client, raw: object) -> tuple[str, str]:
@@ -100,7 +109,7 @@ def token_refresh_rotate(*, client: Client, raw: object) -> tuple[str, str]:
     of any number of concurrent refreshes of one token exactly one wins. A token that was never
     recorded as outstanding (or has been purged or deleted) is refused.
     """
-    token = token_for_tenant(raw, tokens.ClientRefreshToken, client)
+    token = token_for_client(raw, tokens.ClientRefreshToken, client)
     user = user_for_token(token)
     with transaction.atomic():
         if not _blacklist_once(token["jti"]):
@@ -116,8 +125,7 @@ def token_verify(*, client: Client, raw: object) -> None:
     The user check is answered from the per-process user-status cache (no SQL once warm), so
     verifying an access token costs no query at all."""
     token = _token_any_type(raw, client)
-    if not userstate.user_is_active(user_id=token.payload.get("user_id")):
-        raise invalid_token()
+    user_for_token(token)
     if token.payload.get("token_type") == tokens.ClientRefreshToken.token_type and not (
         OutstandingToken.objects.filter(jti=token["jti"], blacklistedtoken__isnull=True).exists()
     ):
@@ -126,7 +134,7 @@ def token_verify(*, client: Client, raw: object) -> None:
 
 def token_blacklist(*, client: Client, raw: object) -> None:
     """Log out: blacklist the refresh token. A second logout with it is a 401."""
-    token = token_for_tenant(raw, tokens.ClientRefreshToken, client)
+    token = token_for_client(raw, tokens.ClientRefreshToken, client)
     user_for_token(token)
     if not _blacklist_once(token["jti"]):
         raise invalid_token()
@@ -146,21 +154,15 @@ def user_register(
     """Create an account and log it in. Only a tenant admin may create staff or admin."""
     role = role or Role.CUSTOMER
     if role not in Role.values:
-        raise ApiError.invalid(
-            [{"field": "role", "message": f"Unknown role; choose one of {', '.join(Role.values)}"}]
-        )
+        raise InvalidInput.field("role", f"Unknown role; choose one of {', '.join(Role.values)}")
     if role != Role.CUSTOMER and (actor is None or actor.role != Role.ADMIN):
-        raise ApiError(
-            HTTPStatus.FORBIDDEN,
-            "permission_denied",
-            "Only a tenant admin may create staff or admin accounts",
-        )
+        raise PermissionDenied("Only a tenant admin may create staff or admin accounts")
     username = selectors.login_normalize(username)
     email = User.objects.normalize_email(selectors.login_normalize(email))
     candidate = User(username=username, email=email, first_name=first_name, last_name=last_name)
     errors = _registration_errors(candidate, password)
     if errors:
-        raise ApiError.invalid(errors)
+        raise InvalidInput(errors)
     try:
         user = user_create(
             username=username,
@@ -171,16 +173,11 @@ def user_register(
             last_name=last_name,
         )
     except IntegrityError:  # a concurrent registration took the name or email first
-        raise ApiError.invalid(
-            [{"field": "username", "message": "A user with that username or email already exists"}]
+        raise InvalidInput.field(
+            "username", "A user with that username or email already exists"
         ) from None
     access, refresh = tokens.issue_pair(user, client)
-    return IssuedTokens(user=user, access=access, refresh=refresh)
-
-
-def user_apply_role(*, user: User, role: str) -> None:
-    """Set a user's role and the admin flags that follow from it (saved by the caller)."""
-    apply_role(user, role)
+    return IssuedTokens(user=user, client=client, access=access, refresh=refresh)
 
 
 def tokens_revoke(*, actor: User, token_ids: list[int]) -> tuple[int, int]:
@@ -225,8 +222,8 @@ def _registration_errors(candidate: User, password: str) -> list[FieldError]:
 def _token_any_type(raw: object, client: Client) -> tokens.Token:
     for token_class in (tokens.AccessToken, tokens.ClientRefreshToken):
         try:
-            return token_for_tenant(raw, token_class, client)
-        except ApiError:
+            return token_for_client(raw, token_class, client)
+        except NotAuthenticated:
             continue
     raise invalid_token()
 
@@ -251,7 +248,7 @@ def _blacklist_where(condition: str, params: list[object]) -> list[tuple[int]]:
         return cursor.fetchall()
 
 
-def _no_active_account() -> ApiError:
-    return ApiError.unauthorized(
-        "No active account found with the given credentials", "no_active_account"
+def _no_active_account() -> NotAuthenticated:
+    return NotAuthenticated(
+        "No active account found with the given credentials", code="no_active_account"
     )

@@ -1,34 +1,62 @@
-"""Token classes: django-ninja-jwt's, with the client claims and without implicit DB checks.
+"""Tokens and the tenant check: the only place a token meets a tenant.
 
-ninja-jwt's RefreshToken checks the blacklist on construction and records itself as outstanding
-only from `for_user`. We construct tokens in exactly two ways: `issue_pair` (always recorded as
-outstanding, whether at login, register or rotation) and `decode` (signature, expiry and type
-only); blacklist and user checks are explicit steps in authapi.services.
+Token classes are django-ninja-jwt's, with the client claims and without implicit database
+checks. ninja-jwt's RefreshToken checks the blacklist on construction and records itself as
+outstanding only from `for_user`; here tokens are made in exactly two ways: `issue_pair` (always
+recorded as outstanding, whether at login, register or rotation) and `decode` (signature, expiry
+and type only). Blacklist checks are explicit steps in authapi.services.
+
+`token_for_client` is the chokepoint every token passes: it refuses a token of another client
+exactly like a forged one, and insists that the database connection is in that client's schema,
+so no token is ever checked against another tenant's rows.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from typing import Any
-
+from django.conf import settings
+from django.db import connection
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import OutstandingToken
 from ninja_jwt.tokens import AccessToken, RefreshToken, Token
 from ninja_jwt.utils import aware_utcnow, datetime_from_epoch
 
+from authapi import selectors
 from authapi.models import User
+from core import hotpath
+from core.errors import NotAuthenticated
+from core.hotpath.memo import VerifiedMemo
 from tenants.models import Client
 
-__all__ = ["AccessToken", "ClientRefreshToken", "TokenError", "decode", "issue_pair"]
+__all__ = [
+    "AccessToken",
+    "ClientRefreshToken",
+    "TenantMismatch",
+    "Token",
+    "TokenError",
+    "decode",
+    "invalid_token",
+    "issue_pair",
+    "token_for_client",
+    "user_for_token",
+]
 
 CLIENT_ID = "client_id"
 CLIENT_NAME = "client_name"
+MAX_TOKEN_LENGTH = 4096
 
 
 class ClientRefreshToken(RefreshToken):
     def check_blacklist(self) -> None:
         """Blacklist checks are explicit (and atomic) in the services, not a side effect here."""
+
+
+class TenantMismatch(RuntimeError):
+    """A token was checked while the connection is in another schema than its client's: a bug,
+    never a client's doing, and never answered with another tenant's rows."""
+
+
+def invalid_token() -> NotAuthenticated:
+    return NotAuthenticated("Token is invalid or expired", code="token_not_valid")
 
 
 def issue_pair(user: User, client: Client) -> tuple[str, str]:
@@ -48,24 +76,18 @@ def issue_pair(user: User, client: Client) -> tuple[str, str]:
     return str(refresh.access_token), str(refresh)
 
 
-# Frontends send the same access token on every request until it expires. Its signature and
-# claims are checked once per process; later the same string only needs its expiry checked
-# again. Keyed by the exact token string and class, so nothing unverified is ever served, and
-# bounded (random strings never get in: only tokens that passed verification are kept).
-_VERIFIED_MAX = 10_000
-_verified: OrderedDict[tuple[str, type[Token]], dict[str, Any]] = OrderedDict()
-_verified_lock = threading.Lock()
+# Frontends send the same access token on every request until it expires: its signature and
+# claims are checked once per process, later only its expiry (core.hotpath, "tokens"). Refresh
+# tokens are single use, so remembering them would only crowd the memo.
+_verified = VerifiedMemo(max_entries=settings.USER_CACHE_SIZE, enabled=hotpath.enabled("tokens"))
 
 
-def decode(raw: str, token_class: type[Token]) -> Token:
+def decode(raw: object, token_class: type[Token]) -> Token:
     """Signature, expiry and token type; raises TokenError. Never touches the database."""
-    if not isinstance(raw, str) or not raw or len(raw) > 4096:
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_TOKEN_LENGTH:
         raise TokenError("Token is invalid or expired")
-    key = (raw, token_class)
-    with _verified_lock:
-        payload = _verified.get(key)
-        if payload is not None:
-            _verified.move_to_end(key)
+    memo = token_class is AccessToken
+    payload = _verified.get(raw) if memo else None
     if payload is not None:
         token = token_class.__new__(token_class)
         token.token = raw
@@ -79,8 +101,32 @@ def decode(raw: str, token_class: type[Token]) -> Token:
         raise
     except Exception as exc:  # malformed claims (e.g. a non-numeric exp) must not be a 500
         raise TokenError("Token is invalid or expired") from exc
-    with _verified_lock:
-        _verified[key] = dict(token.payload)
-        if len(_verified) > _VERIFIED_MAX:
-            _verified.popitem(last=False)
+    if memo:
+        _verified.put(raw, token.payload)
     return token
+
+
+def token_for_client(raw: object, token_class: type[Token], client: Client) -> Token:
+    """Decode `raw` as `token_class` and insist it was issued for `client`, the client whose
+    schema the connection is in."""
+    if connection.schema_name != client.schema_name:
+        raise TenantMismatch(
+            f"token of client {client.pk} checked in schema {connection.schema_name!r}"
+        )
+    try:
+        token = decode(raw, token_class)
+    except TokenError:
+        raise invalid_token() from None
+    claim = token.payload.get(CLIENT_ID)
+    if type(claim) is not int or claim != client.pk:
+        raise invalid_token()
+    return token
+
+
+def user_for_token(token: Token) -> User:
+    """The existing, active user the token names, in the current schema; else 401."""
+    user_id = token.payload.get("user_id")
+    user = selectors.user_get_active(user_id=user_id) if selectors.valid_user_id(user_id) else None
+    if user is None:
+        raise invalid_token()
+    return user

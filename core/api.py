@@ -11,11 +11,12 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 from core import openapi
-from core.errors import ApiError, FieldError, error_response
+from core.envelope import app_error_response, error_response
+from core.errors import AppError, FieldError
 
 __all__ = ["api"]
 
@@ -42,12 +43,6 @@ api = TenantAuthAPI(
 )
 
 
-@api.get("/api/hello", include_in_schema=False)
-def hello(request: HttpRequest) -> dict[str, object]:
-    """A trivial unauthenticated endpoint through the whole middleware stack (benchmarks)."""
-    return {"client_id": request.tenant.pk, "client_name": request.tenant.name}
-
-
 def _field_name(loc: tuple[object, ...] | list[object]) -> str:
     # Ninja reports ("body", "payload", "username"); clients want "username".
     parts = [str(p) for p in loc if p not in ("body", "payload", "query", "page")]
@@ -66,25 +61,15 @@ def _validation_errors(exc: ValidationError) -> list[FieldError]:
     return errors
 
 
-@api.exception_handler(ApiError)
-def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return error_response(exc.status, exc.code, exc.detail, errors=exc.errors, headers=exc.headers)
+@api.exception_handler(AppError)
+def _app_error(request: HttpRequest, exc: AppError) -> HttpResponse:
+    return app_error_response(exc)
 
 
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return error_response(
         HTTPStatus.BAD_REQUEST, "invalid", "Invalid input", errors=_validation_errors(exc)
-    )
-
-
-@api.exception_handler(AuthenticationError)
-def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error_response(
-        HTTPStatus.UNAUTHORIZED,
-        "not_authenticated",
-        "Authentication credentials were not provided.",
-        headers={"WWW-Authenticate": "Bearer"},
     )
 
 

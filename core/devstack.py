@@ -1,138 +1,84 @@
-"""`make run`: the whole system in one terminal.
+"""`make run`: the whole system in one terminal, started the way deploy/ starts it.
 
 Starts (or attaches to) the embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are
-given, migrates the public and tenant schemas, creates the public and demo tenants, then runs
-gunicorn, a Celery worker and Celery beat. Ctrl-C or SIGTERM stops all of them; children also
-receive SIGTERM if this process dies (PR_SET_PDEATHSIG), so nothing is left orphaned.
+given, turns DEBUG on unless told otherwise, migrates the public and tenant schemas, creates the
+public and demo tenants, then hands the processes of deploy/Procfile (the start scripts the
+container image runs) to honcho, which works the same on Linux and macOS. Ctrl-C or SIGTERM
+stops all of them, then the embedded servers.
+
+`python -m core.devstack manage <command> …` runs one manage.py command against the same
+embedded servers (`make manage ARGS=…`).
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from core import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
-_PR_SET_PDEATHSIG = 1
+PROCFILE = BASE_DIR / "deploy" / "Procfile"
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _manage(*args: str) -> None:
-    subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, check=True)
-
-
-def _spawn(name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-    print(f"devstack: starting {name}: {' '.join(argv)}", flush=True)
-    return subprocess.Popen(argv, cwd=BASE_DIR, preexec_fn=_die_with_parent)
-
-
-def main() -> int:
-    from core import embedded
-
-    # Die with `make` too: if make is killed, this process gets SIGTERM and stops its children.
-    _die_with_parent()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
-    port = os.environ.get("PORT", "8000")
+def environment() -> dict[str, str]:
+    """The process environment of every part of the dev stack."""
+    env = dict(os.environ)
     data = embedded.data_dir()
-    if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = embedded.ensure_postgres(data)
-        os.environ.setdefault("DEBUG", "true")
-        print(f"devstack: embedded PostgreSQL in {data / 'pg'}", flush=True)
-    if not os.environ.get("REDIS_URL"):
-        os.environ["REDIS_URL"] = embedded.ensure_redis(data)
-        print(f"devstack: embedded Redis in {data / 'redis'}", flush=True)
+    env.update(embedded.environment(data))
+    env.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+    env.setdefault("DEBUG", "true")
+    env.setdefault("PORT", "8000")
+    env.setdefault("BIND_HOST", "127.0.0.1")
+    env.setdefault("WEB_CONCURRENCY", "2")
+    env.setdefault("CELERY_CONCURRENCY", "2")
+    env.setdefault("CELERY_BEAT_SCHEDULE_FILE", str(data / "celerybeat-schedule"))
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # the start scripts' gunicorn, celery
+    return env
 
-    _manage("migrate_schemas", "--executor", "standard", "-v", "0")
-    _manage("bootstrap_dev")
 
-    children = {
-        "web": _spawn(
-            "web",
-            [
-                str(BIN / "gunicorn"),
-                "core.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                os.environ.get("WEB_CONCURRENCY", "2"),
-                "--access-logfile",
-                "-",
-            ],
-        ),
-        "worker": _spawn(
-            "worker",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "core.celery:app",
-                "worker",
-                "-l",
-                "info",
-                "--concurrency",
-                os.environ.get("CELERY_CONCURRENCY", "2"),
-            ],
-        ),
-        "beat": _spawn(
-            "beat",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "core.celery:app",
-                "beat",
-                "-l",
-                "info",
-                "-s",
-                str(data / "celerybeat-schedule"),
-            ],
-        ),
-    }
+def _manage(env: dict[str, str], *args: str) -> int:
+    return subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env).returncode
+
+
+def run() -> int:
+    env = environment()
+    for step in (("migrate_schemas", "--executor", "standard", "-v", "0"), ("bootstrap_dev",)):
+        code = _manage(env, *step)
+        if code:
+            return code
+    port = env["PORT"]
     print(
         f"devstack: serving on http://127.0.0.1:{port} — try\n"
         f"  curl -H 'Host: demo.localhost' http://127.0.0.1:{port}/healthz\n"
         "devstack: Ctrl-C stops everything",
         flush=True,
     )
+    honcho = subprocess.Popen(
+        [str(BIN / "honcho"), "-f", str(PROCFILE), "-d", str(BASE_DIR), "start"], env=env
+    )
 
-    stopping = False
+    def forward(signum: int, _frame: object) -> None:
+        honcho.send_signal(signum)
 
-    def _stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    exit_code = 0
-    while not stopping:
-        for name, proc in children.items():
-            if proc.poll() is not None:
-                print(f"devstack: {name} exited with {proc.returncode}; stopping", flush=True)
-                exit_code = 1
-                stopping = True
-        time.sleep(0.3)
-
-    for proc in children.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in children.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    # Ctrl-C reaches honcho (same process group) by itself; SIGTERM is passed on.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    signal.signal(signal.SIGTERM, forward)
+    code = honcho.wait()
     print("devstack: stopped", flush=True)
-    return exit_code  # embedded Redis and PostgreSQL stop in their atexit hooks
+    return code  # the embedded Redis and PostgreSQL stop in their atexit hooks
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["manage"]:
+        return _manage(environment(), *argv[1:])
+    return run()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -14,12 +14,13 @@ import atexit
 import contextlib
 import hashlib
 import os
+import secrets
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["data_dir", "ensure_postgres", "ensure_redis", "stop_redis"]
+__all__ = ["data_dir", "ensure_postgres", "ensure_redis", "environment", "stop_redis"]
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Unix socket paths are limited to ~107 bytes; past that the socket goes under /tmp.
@@ -30,6 +31,24 @@ def data_dir() -> Path:
     path = Path(os.environ.get("TENANTAUTH_DATA_DIR") or BASE_DIR / ".data")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def environment(root: Path) -> dict[str, str]:
+    """DATABASE_URL, REDIS_URL and SECRET_KEY for whichever of them the environment lacks: the
+    embedded servers under `root` (started, or attached to) and a key kept in `root`, so tokens
+    and sessions survive a restart. For `make run`, `make test` and the benchmarks only."""
+    env: dict[str, str] = {}
+    if not os.environ.get("DATABASE_URL"):
+        env["DATABASE_URL"] = ensure_postgres(root)
+    if not os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = ensure_redis(root)
+    if not os.environ.get("SECRET_KEY"):
+        key_file = root / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(50))
+            key_file.chmod(0o600)
+        env["SECRET_KEY"] = key_file.read_text().strip()
+    return env
 
 
 def ensure_postgres(root: Path | None = None) -> str:

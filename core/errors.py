@@ -1,64 +1,92 @@
-"""The one error shape: {"detail", "code", "errors"?}, and the application error behind it."""
+"""The application's errors: what went wrong, in the domain's words, with no HTTP in them.
+
+Services, selectors and the token check raise these; `core.envelope` is the one place that maps
+each to a status and the SPEC's body, forms adapt them with `form.add_error` and commands with
+`CommandError`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from http import HTTPStatus
 
-from django.http import JsonResponse
+__all__ = [
+    "NUL_MESSAGE",
+    "AppError",
+    "Conflict",
+    "FieldError",
+    "InvalidInput",
+    "NotAuthenticated",
+    "NotFound",
+    "PermissionDenied",
+    "Throttled",
+]
 
-__all__ = ["NUL_MESSAGE", "ApiError", "FieldError", "error_response"]
-
-FieldError = dict[str, str]
+FieldError = dict[str, str]  # {"field": ..., "message": ...}
 
 # Django's own wording (ProhibitNullCharactersValidator), so forms and the API say the same.
 NUL_MESSAGE = "Null characters are not allowed."
 
 
-class ApiError(Exception):
-    """Raised by services and auth; rendered in one place (core.api) as the SPEC's error shape."""
+class AppError(Exception):
+    """Base of the family. `code` is the machine-readable reason, `detail` the human text."""
+
+    code = "error"
+    detail = "Error"
+
+    def __init__(self, detail: str | None = None, *, code: str | None = None) -> None:
+        self.detail = detail or type(self).detail
+        self.code = code or type(self).code
+        super().__init__(self.detail)
+
+
+class InvalidInput(AppError):
+    """The input is wrong; `errors` names each field at fault."""
+
+    code = "invalid"
+    detail = "Invalid input"
 
     def __init__(
-        self,
-        status: int,
-        code: str,
-        detail: str,
-        *,
-        errors: Iterable[FieldError] | None = None,
-        headers: dict[str, str] | None = None,
+        self, errors: Iterable[FieldError], detail: str | None = None, *, code: str | None = None
     ) -> None:
-        super().__init__(detail)
-        self.status = int(status)
-        self.code = code
-        self.detail = detail
-        self.errors = list(errors) if errors is not None else None
-        self.headers = headers or {}
+        super().__init__(detail, code=code)
+        self.errors = list(errors)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{e['field']}: {e['message']}" for e in self.errors) or self.detail
 
     @classmethod
-    def unauthorized(
-        cls,
-        detail: str = "Authentication credentials were not provided or are invalid",
-        code: str = "not_authenticated",
-    ) -> ApiError:
-        return cls(HTTPStatus.UNAUTHORIZED, code, detail, headers={"WWW-Authenticate": "Bearer"})
-
-    @classmethod
-    def invalid(cls, errors: Iterable[FieldError], detail: str = "Invalid input") -> ApiError:
-        return cls(HTTPStatus.BAD_REQUEST, "invalid", detail, errors=errors)
+    def field(cls, field: str, message: str) -> InvalidInput:
+        return cls([{"field": field, "message": message}])
 
 
-def error_response(
-    status: int,
-    code: str,
-    detail: str,
-    *,
-    errors: Iterable[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JsonResponse:
-    body: dict[str, object] = {"detail": detail, "code": code}
-    if errors is not None:
-        body["errors"] = list(errors)
-    response = JsonResponse(body, status=status)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+class NotAuthenticated(AppError):
+    code = "not_authenticated"
+    detail = "Authentication credentials were not provided or are invalid"
+
+
+class PermissionDenied(AppError):
+    code = "permission_denied"
+    detail = "You do not have permission to do this"
+
+
+class NotFound(AppError):
+    code = "not_found"
+    detail = "Not found"
+
+
+class Conflict(AppError):
+    """The request is valid but collides with the current state (raced, already done)."""
+
+    code = "conflict"
+    detail = "Conflict"
+
+
+class Throttled(AppError):
+    code = "too_many_attempts"
+    detail = "Too many attempts; try again later"
+
+    def __init__(
+        self, retry_after: int, detail: str | None = None, *, code: str | None = None
+    ) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = max(1, int(retry_after))

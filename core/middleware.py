@@ -20,7 +20,8 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 
-from core.errors import NUL_MESSAGE, error_response
+from core.envelope import error_response
+from core.errors import NUL_MESSAGE
 
 __all__ = ["ApiErrorShapeMiddleware", "RequestGuardMiddleware"]
 

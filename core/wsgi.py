@@ -5,6 +5,6 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 django.setup(set_prefix=False)
 
-from core.handlers import ApiWSGIHandler  # noqa: E402  (needs the settings loaded)
+from core.hotpath.handlers import ApiWSGIHandler  # noqa: E402  (needs the settings loaded)
 
 application = ApiWSGIHandler()

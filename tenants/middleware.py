@@ -11,8 +11,8 @@ from django.http.request import split_domain_port
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
-from core.errors import error_response
-from tenants import hostcache
+from core.envelope import error_response
+from tenants import selectors
 from tenants.models import Client, Domain
 
 __all__ = ["TenantMiddleware"]
@@ -27,7 +27,7 @@ class TenantMiddleware(TenantMainMiddleware):
         return split_domain_port(request.get_host())[0]
 
     def get_tenant(self, domain_model: type[Domain], hostname: str) -> Client:
-        client = hostcache.lookup(hostname.lower())
+        client = selectors.client_get_by_host(host=hostname.lower())
         if client is None:
             raise domain_model.DoesNotExist
         return client

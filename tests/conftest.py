@@ -19,8 +19,8 @@ from django.test import Client as HttpClient
 from django.test.client import ClientHandler
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from core import localcache
-from core.handlers import ApiFastPath
+from core.hotpath import localcache
+from core.hotpath.handlers import ApiFastPath
 from tenants.models import Client, Domain
 
 PUBLIC_HOST = "localhost"
@@ -52,7 +52,7 @@ def ensure_tenant(spec: TenantSpec) -> Client:
     """The client for `spec`, onboarding it (schema + admin) the first time."""
     from django_tenants.utils import schema_exists
 
-    from tenants.services import client_onboard
+    from onboarding.services import client_onboard
 
     client = Client.objects.filter(schema_name=spec.schema).first()
     if client is not None:

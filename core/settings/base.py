@@ -5,54 +5,22 @@ https://docs.djangoproject.com/en/5.2/ref/settings/
 
 from __future__ import annotations
 
-import secrets
+import warnings
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
-from core.settings.environment import env, env_bool, env_int, env_list
+from core.settings.environment import env, env_bool, env_int, env_list, required
 from core.settings.secret_rules import refuse_weak_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-# --- Embedded servers -----------------------------------------------------------------------
-# With no DATABASE_URL / REDIS_URL the embedded PostgreSQL and Redis under .data/ (or
-# TENANTAUTH_DATA_DIR) are started or attached to. That can only be development or a test run,
-# so it is also what makes DEBUG default to on.
-EMBEDDED = env("DATABASE_URL") is None
-DATABASE_URL = env("DATABASE_URL")
-REDIS_URL = env("REDIS_URL")
-if DATABASE_URL is None or REDIS_URL is None:
-    import os
-
-    from core import embedded
-
-    if DATABASE_URL is None:
-        DATABASE_URL = embedded.ensure_postgres()
-        os.environ["DATABASE_URL"] = DATABASE_URL  # child processes attach to the same server
-    if REDIS_URL is None:
-        REDIS_URL = embedded.ensure_redis()
-        os.environ["REDIS_URL"] = REDIS_URL
-
 # --- Debug and secrets ----------------------------------------------------------------------
-DEBUG = env_bool("DEBUG", default=EMBEDDED)
+# Settings only read the environment: `make run` and the test session start the embedded
+# servers and pass their URLs, a development key and (for `make run`) DEBUG=true.
+DEBUG = env_bool("DEBUG", default=False)
 
-SECRET_KEY = env("SECRET_KEY")
-if SECRET_KEY is None:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set the SECRET_KEY environment variable "
-            "(a long random string) before starting with DEBUG off."
-        )
-    # Development only: one random key per data folder, so tokens survive restarts.
-    from core import embedded
-
-    key_file = embedded.data_dir() / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    SECRET_KEY = key_file.read_text().strip()
+SECRET_KEY = required("SECRET_KEY", "a long random string")
 if not DEBUG:
     refuse_weak_secret("SECRET_KEY", SECRET_KEY)
 
@@ -60,10 +28,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"])  # the tenant middleware reject
 
 # --- Database -------------------------------------------------------------------------------
 # https://django-tenants.readthedocs.io/en/latest/install.html
+DATABASE_URL = required("DATABASE_URL", "the PostgreSQL URL, e.g. postgres://user:pass@host/db")
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
-        engine="core.dbbackend",
+        engine="core.hotpath.dbbackend",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
@@ -71,6 +40,7 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (Redis) --------------------------------------------------------------------------
+REDIS_URL = required("REDIS_URL", "the Redis URL, e.g. redis://host:6379/0")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -79,6 +49,15 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
+
+# --- Hot path (core.hotpath) ----------------------------------------------------------------
+# Mechanisms switched off, for measuring each alone (bench/http --ablate); none in production.
+HOTPATH_OFF = frozenset(env_list("HOTPATH_OFF", []))
+# Check every skipped `SET search_path` against the session (one extra round trip; tests).
+HOTPATH_VERIFY_SEARCH_PATH = env_bool("HOTPATH_VERIFY_SEARCH_PATH", default=False)
+# Per-process cache sizes: hosts (two per client is typical) and active users.
+HOST_CACHE_SIZE = env_int("HOST_CACHE_SIZE", 50_000)
+USER_CACHE_SIZE = env_int("USER_CACHE_SIZE", 50_000)
 
 # --- Application ----------------------------------------------------------------------------
 ROOT_URLCONF = "core.urls"
@@ -101,7 +80,7 @@ MIDDLEWARE = [
 ]
 
 # The JSON API (/api/, /auth/; Bearer tokens, no cookies) skips the session, CSRF, auth and
-# message layers; see core.handlers.
+# message layers; see core.hotpath.handlers.
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tenants.middleware.TenantMiddleware",
@@ -154,8 +133,10 @@ USE_TZ = True
 
 # --- Static files (served by the app itself via whitenoise) ---------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start when it is missing
+STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by collectstatic (the image does it)
+# Without collectstatic (development, tests) whitenoise serves through the finders and would
+# warn at every start that STATIC_ROOT does not exist.
+warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

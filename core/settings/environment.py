@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import os
-import sys
 from datetime import timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["env", "env_bool", "env_int", "env_list", "env_seconds"]
+__all__ = ["env", "env_bool", "env_int", "env_list", "env_seconds", "required"]
 
 
 def env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return default if value in (None, "") else value
+
+
+def required(name: str, what: str) -> str:
+    """The value of `name`, or a start-up error that says what to set."""
+    value = env(name)
+    if value is None:
+        raise ImproperlyConfigured(
+            f"{name} is not set. Set the {name} environment variable ({what}); `make run` and "
+            "`make test` set it for their embedded servers."
+        )
+    return value
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -47,7 +57,3 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def running_tests() -> bool:
-    return "pytest" in sys.modules

@@ -22,7 +22,7 @@ def test_hello_issues_no_sql_once_warm(api_a):
 
 def test_current_user_issues_no_sql_once_warm(api_a, tenant_a, make_user):
     """The issue allows two statements; the user's row is cached per process and dropped in
-    every process when the user is saved (authapi.userstate)."""
+    every process when the user is saved (core.hotpath, "users")."""
     make_user(tenant_a, "budget")
     access = api_a.login("budget")["access"]
     api_a.get("/api/user/", token=access)  # warm
@@ -35,7 +35,7 @@ def test_current_user_issues_no_sql_once_warm(api_a, tenant_a, make_user):
 
 def test_current_user_cold_is_one_statement(api_a, tenant_a, make_user):
     """Cold (just logged in, so the cached row was dropped): the user's row and nothing else —
-    the session's search_path is kept between requests of a tenant (core.dbbackend)."""
+    the session's search_path is kept between requests of a tenant (core.hotpath.dbbackend)."""
     make_user(tenant_a, "cold")
     access = api_a.login("cold")["access"]
     api_a.get("/api/hello")

@@ -1,4 +1,4 @@
-"""core.dbbackend: the search_path SET and the health check are skipped only when safe."""
+"""core.hotpath.dbbackend: the search_path SET and the health check are skipped only when safe."""
 
 import pytest
 from django.db import connection, transaction
@@ -85,3 +85,17 @@ def test_health_check_runs_only_after_the_connection_sat_idle(tenant_a, monkeypa
     connection._used_at -= 5  # idle for five seconds
     request()
     assert checks == [1]
+
+
+def test_a_wrong_remembered_search_path_fails_loudly_instead_of_reading_another_tenant(
+    tenant_a, tenant_b
+):
+    from core.hotpath.dbbackend.base import SearchPathMismatch
+
+    connection.set_tenant(tenant_a)
+    _select_one()  # the session's path is acme's now
+    connection._session_search_path = [GLOBEX.schema, "public"]  # what a bug would leave behind
+    connection.set_tenant(tenant_b)  # so the SET for globex is skipped
+    with pytest.raises(SearchPathMismatch):
+        _select_one()
+    connection.close()  # the session is in an unknown state; start afresh

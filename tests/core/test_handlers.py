@@ -4,7 +4,7 @@ from http import HTTPStatus
 
 import pytest
 
-from core.handlers import ApiWSGIHandler, is_api_path
+from core.hotpath.handlers import ApiWSGIHandler, is_api_path
 
 pytestmark = pytest.mark.django_db
 

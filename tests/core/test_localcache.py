@@ -1,4 +1,4 @@
-"""core.localcache: per-process caches invalidated through Redis pub/sub, failing safe."""
+"""core.hotpath.localcache: per-process caches invalidated through Redis pub/sub, failing safe."""
 
 import itertools
 import time
@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from core import localcache
+from core.hotpath import localcache
 
 _names = itertools.count()
 

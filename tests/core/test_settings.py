@@ -77,3 +77,62 @@ def test_debug_pages_hide_connection_urls():
         assert secret not in shown
     database = safe["DATABASES"]["default"]
     assert database["HOST"] == database["PASSWORD"] == reporter.cleansed_substitute
+
+
+def test_production_hashes_with_argon2id_and_tests_with_a_fast_hasher():
+    from django.conf import settings
+
+    from core.settings import base
+
+    assert base.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.MD5PasswordHasher"
+    assert set(base.PASSWORD_HASHERS) <= set(settings.PASSWORD_HASHERS)  # old hashes verify
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "REDIS_URL"])
+def test_a_missing_connection_url_stops_startup_with_a_clear_message(name):
+    env = dict(
+        os.environ, DEBUG="true", SECRET_KEY="dev", DJANGO_SETTINGS_MODULE="core.settings"
+    )
+    env.pop(name)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert f"{name} is not set" in result.stderr
+
+
+def test_importing_settings_starts_nothing_and_writes_nothing(tmp_path):
+    """With URLs that point nowhere, settings import and `check` still pass: nothing connects."""
+    env = dict(
+        os.environ,
+        DATABASE_URL="postgres://nobody@127.0.0.1:1/nothing",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        SECRET_KEY="dev",
+        DEBUG="true",
+        TENANTAUTH_DATA_DIR=str(tmp_path / "data"),
+        DJANGO_SETTINGS_MODULE="core.settings",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('ok')"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_debug_is_off_unless_asked_for():
+    env = {k: v for k, v in os.environ.items() if k != "DEBUG"}
+    env.update(SECRET_KEY=secrets.token_urlsafe(50), DJANGO_SETTINGS_MODULE="core.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings;"
+         " print(settings.DEBUG)"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == "False", result.stderr

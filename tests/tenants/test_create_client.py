@@ -1,6 +1,7 @@
 from io import StringIO
 
 import pytest
+from django.contrib.auth.hashers import get_hasher, identify_hasher
 from django.core.management import call_command
 from django_tenants.utils import schema_exists
 
@@ -47,7 +48,8 @@ def test_create_client_onboards_schema_domain_and_admin(public_tenant, in_schema
         admin = User.objects.get(username="admin")
         assert admin.role == Role.ADMIN and admin.is_staff and admin.is_superuser
         assert admin.check_password("Sup3r-secret-pass")
-        assert admin.password.startswith("argon2$argon2id$")
+        # Hashed with the configured default hasher (Argon2id in production: test_settings).
+        assert identify_hasher(admin.password).algorithm == get_hasher("default").algorithm
 
 
 def test_create_client_reads_the_password_from_the_environment(public_tenant, monkeypatch):

@@ -2,7 +2,9 @@ import pytest
 from django_tenants.utils import schema_exists
 
 from tenants.models import Client, Domain
-from tenants.services import OnboardingError, client_delete, client_onboard
+from core.errors import InvalidInput
+from onboarding.services import client_onboard
+from tenants.services import client_delete
 from tests.conftest import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +29,6 @@ def test_client_delete_removes_schema_domains_and_row(public_tenant):
 
 
 def test_the_public_tenant_cannot_be_deleted(public_tenant):
-    with pytest.raises(OnboardingError):
+    with pytest.raises(InvalidInput):
         client_delete(client=public_tenant)
     assert schema_exists("public")

@@ -15,11 +15,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIHandler
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
+
+from core import hotpath
 
 __all__ = ["API_PREFIXES", "ApiFastPath", "ApiWSGIHandler", "is_api_path"]
 
 API_PREFIXES = ("/api/", "/auth/")
+_ENABLED = hotpath.enabled("api_stack")
 
 
 def is_api_path(path: str) -> bool:
@@ -43,14 +46,14 @@ class ApiFastPath:
 
     _api_stack: _ApiStack | None = None
 
-    def get_response(self, request: HttpRequest) -> HttpResponse:
-        if is_api_path(request.path_info):
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
+        if _ENABLED and is_api_path(request.path_info):
             if self._api_stack is None:
                 stack = _ApiStack()
                 stack.load_middleware()
                 self._api_stack = stack
             return self._api_stack.get_response(request)
-        return super().get_response(request)  # type: ignore[misc]
+        return super().get_response(request)  # type: ignore[misc, no-any-return]
 
 
 class ApiWSGIHandler(ApiFastPath, WSGIHandler):

@@ -1,22 +1,22 @@
 """Per-process caches that every process drops at once when the data behind them changes.
 
-The hot path (host -> client, "is this user still active") must not pay a network round trip
-per request, yet a deactivated client or user must be refused at once by every process. Each
-process therefore keeps its own small maps, and one background thread per process listens on a
-Redis pub/sub channel: a change anywhere publishes the cache name (and key), and every listening
-process drops the entry within milliseconds.
+Each process keeps its own small maps, and one background thread per process listens on a Redis
+pub/sub channel: a change anywhere publishes the cache name and key, and every listening process
+drops that entry within milliseconds.
 
 Fail-safe rules, so that a lost message can never keep a stale answer for long:
 - The cache answers only while this process's listener is subscribed. Before the subscription is
   confirmed, after the connection drops and until it is re-established, every lookup goes to the
   loader (the database), and everything cached is dropped on (re)subscription, since messages may
   have been missed meanwhile.
-- A value is stored only if no invalidation of its cache arrived while it was being loaded, so a
-  read that raced a change is never kept.
+- A value is stored only if no invalidation of *its key* (or of the whole cache) arrived while it
+  was being loaded, so a read that raced a change is never kept, and a change to one key does not
+  spoil the loads of others.
 - Entries expire after `max_age` seconds whatever happens (a publisher that could not reach
   Redis while the listeners still could is the one case the rules above do not cover).
-- `invalidate()` publishes at once and again after the surrounding transaction commits (a
-  process could otherwise re-read the old row between the two).
+- `invalidate()` drops the key here at once and publishes once, after the surrounding transaction
+  commits (before it, other processes would only re-read the old row); it drops the key here once
+  more then, in case a concurrent request of this process re-read the old row meanwhile.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import transaction
 
-__all__ = ["CHANNEL", "LocalCache", "clear_all", "listener_ready", "wait_until_ready"]
+__all__ = ["CHANNEL", "LocalCache", "clear_all", "wait_until_ready"]
 
 log = logging.getLogger(__name__)
 
@@ -43,65 +43,91 @@ CHANNEL = "tenantauth:localcache:invalidate"
 _SEP = "\x00"
 V = TypeVar("V")
 
-_registry: dict[str, LocalCache] = {}  # type: ignore[type-arg]
+_registry: dict[str, LocalCache[Any]] = {}
+
+
+class _Load:
+    """One load in flight; `valid` turns False when its key is invalidated meanwhile."""
+
+    __slots__ = ("valid",)
+
+    def __init__(self) -> None:
+        self.valid = True
 
 
 class LocalCache(Generic[V]):
-    def __init__(self, name: str, *, max_entries: int = 10_000, max_age: float = 30.0) -> None:
+    def __init__(
+        self, name: str, *, max_entries: int = 10_000, max_age: float = 30.0, enabled: bool = True
+    ) -> None:
         if _SEP in name or name in _registry:
             raise ValueError(f"bad or duplicate cache name {name!r}")
         self.name = name
         self.max_entries = max_entries
         self.max_age = max_age
+        self.enabled = enabled
+        self.hits = 0
+        self.misses = 0
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
-        self._epoch = 0
+        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        self._loading: dict[str, list[_Load]] = {}
         _registry[name] = self
 
     def get(self, key: Hashable, loader: Callable[[], V]) -> V:
         """The cached value of `key`, or `loader()` (stored when that is safe)."""
-        if not _listener.ready():
+        if not self.enabled or not _listener.ready():
             return loader()
+        skey = str(key)  # keys travel as text in invalidation messages
         now = time.monotonic()
+        load = _Load()
         with self._lock:
-            hit = self._entries.get(key)
+            hit = self._entries.get(skey)
             if hit is not None and now - hit[0] < self.max_age:
-                self._entries.move_to_end(key)
+                self._entries.move_to_end(skey)
+                self.hits += 1
                 return hit[1]
-            epoch = self._epoch
-        value = loader()
+            self.misses += 1
+            self._loading.setdefault(skey, []).append(load)
+        try:
+            value = loader()
+        finally:
+            with self._lock:
+                loads = self._loading.get(skey, [])
+                loads.remove(load)
+                if not loads:
+                    self._loading.pop(skey, None)
         with self._lock:
-            if epoch == self._epoch and _listener.ready():
-                self._entries[key] = (now, value)
-                self._entries.move_to_end(key)
+            if load.valid and _listener.ready():
+                self._entries[skey] = (now, value)
+                self._entries.move_to_end(skey)
                 if len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
         return value
 
     def invalidate(self, key: Hashable | None = None) -> None:
-        """Drop `key` (or everything) here and in every other process, now and after commit."""
-        # Tagged with this process's origin: its own listener skips it, since the local drop is
-        # done here synchronously (a late self-delivery would only evict a fresh entry).
+        """Drop `key` (or everything) here now, and in every process once the change commits."""
+        # Tagged with this process's origin: its own listener skips it (dropped here already).
         message = f"{self.name}{_SEP}{'' if key is None else key}{_SEP}{_origin()}"
         self.drop(key)
-        _publish(message)
-        if transaction.get_connection().in_atomic_block:
 
-            def after_commit() -> None:
-                self.drop(key)
-                _publish(message)
+        def after_commit() -> None:
+            self.drop(key)
+            _publish(message)
 
-            transaction.on_commit(after_commit)
+        transaction.on_commit(after_commit)  # at once outside a transaction
 
     def drop(self, key: Hashable | None = None) -> None:
         """Drop `key` (or everything) in this process only."""
         with self._lock:
-            self._epoch += 1
             if key is None:
                 self._entries.clear()
+                for loads in self._loading.values():
+                    for load in loads:
+                        load.valid = False
             else:
-                self._entries.pop(key, None)
-                self._entries.pop(str(key), None)
+                skey = str(key)
+                self._entries.pop(skey, None)
+                for load in self._loading.get(skey, ()):
+                    load.valid = False
 
     def clear(self) -> None:
         self.drop(None)
@@ -116,7 +142,7 @@ def _redis():
 
 
 _publisher_lock = threading.Lock()
-_publisher: tuple[int, object] | None = None
+_publisher: tuple[int, Any] | None = None
 
 
 def _publish(message: str) -> None:
@@ -126,7 +152,7 @@ def _publish(message: str) -> None:
             if _publisher is None or _publisher[0] != os.getpid():
                 _publisher = (os.getpid(), _redis())
             client = _publisher[1]
-        client.publish(CHANNEL, message)  # type: ignore[attr-defined]
+        client.publish(CHANNEL, message)
     except Exception:
         log.exception("event=localcache_publish_failed message=%r", message)
 
@@ -225,10 +251,6 @@ atexit.register(_stopping.set)
 def clear_all() -> None:
     """Drop every local cache of this process (tests)."""
     _drop_all()
-
-
-def listener_ready() -> bool:
-    return _listener.ready()
 
 
 def wait_until_ready(timeout: float = 5.0) -> bool:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from tenants.services import OnboardingError, client_onboard
+from core.errors import InvalidInput
+from onboarding.services import client_onboard
 
 
 class Command(BaseCommand):
@@ -44,11 +45,11 @@ class Command(BaseCommand):
                 admin_email=options["admin_email"],
                 admin_password=password,
             )
-        except OnboardingError as exc:
-            self._fail(exc.message)
+        except InvalidInput as exc:
+            self._fail("; ".join(e["message"] for e in exc.errors))
         self.stdout.write(str(client.id))
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str) -> NoReturn:
         # One line and exit status 1, without a traceback (CommandError would do the same but
         # prints "CommandError:" and, with --traceback, a stack).
         self.stderr.write(f"error: {message}")

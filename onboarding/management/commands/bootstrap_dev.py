@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand
 from authapi.models import User
 from authapi.services import user_create
 from core import embedded
+from onboarding.services import client_onboard
 from tenants.models import Client
-from tenants.services import client_onboard
 
 DEMO = {"name": "Demo Corp", "schema": "demo", "domain": "demo.localhost"}
 

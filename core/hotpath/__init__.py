@@ -1,0 +1,32 @@
+"""The hot path: everything that makes an authenticated request cost no SQL and no network round
+trip once warm, in one place. Each mechanism can be switched off for a measurement
+(`HOTPATH_OFF=hosts,users,…`, read once at start-up); bench/README.md ("Hot path, one mechanism
+at a time") has what each buys.
+
+| mechanism | where | what it saves | how it is invalidated | known holes |
+|---|---|---|---|---|
+| `hosts`: host -> client | `@cached` on `tenants.selectors.client_get_by_host` | the Domain+Client query of every request | per host, after commit, in every process (Redis pub/sub), when a Client or Domain is saved or deleted (tenants.signals) | `QuerySet.update()` and raw SQL send no signal: bounded by `max_age` (30 s) |
+| `users`: the active user behind a token | `@cached` on `authapi.selectors.user_get_active` | the user query of every Bearer request and verify | per (schema, user), after commit, in every process, when the user is saved or deleted (authapi.signals) | as for hosts |
+| `tokens`: verified access tokens | `authapi.tokens.decode` over `memo.VerifiedMemo` | HMAC check and claim parsing of a token already seen | none needed: the answer is a function of the token string; expiry is still checked on every use | none known (refresh tokens, single use, are never kept) |
+| `search_path`: the session's path | `dbbackend` | a `SET search_path` per request | forgotten on close, rollback and savepoint rollback, and when the SET fails | a path changed behind Django's back (raw `SET`) would not be noticed: `HOTPATH_VERIFY_SEARCH_PATH` (on in tests) checks every skipped SET |
+| `health_check`: connection check | `dbbackend` | the `SELECT 1` of CONN_HEALTH_CHECKS per request | runs whenever the connection sat idle over a second | a connection that died within the last second fails its first query (as with no check at all) |
+| `api_stack`: short middleware stack | `handlers.ApiFastPath` | the session, CSRF, auth and message middleware on /api/ and /auth/ | — | — |
+
+Every cache answers only while its process is subscribed to the invalidation channel; without
+Redis each lookup goes to the database (core.hotpath.localcache).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+__all__ = ["MECHANISMS", "enabled"]
+
+MECHANISMS = ("hosts", "users", "tokens", "search_path", "health_check", "api_stack")
+
+
+def enabled(name: str) -> bool:
+    """False when `name` is listed in HOTPATH_OFF (benchmarks measure each piece alone)."""
+    if name not in MECHANISMS:
+        raise ValueError(f"unknown hot-path mechanism {name!r}")
+    return name not in settings.HOTPATH_OFF

@@ -1,0 +1,120 @@
+"""django-tenants' PostgreSQL backend, minus two round trips per request (core.hotpath).
+
+1. `search_path`: django-tenants forgets the search_path it set whenever the tenant is set —
+   which its middleware does on every request (public first, then the tenant) — so every request
+   that touches the database starts with `SET search_path`, even on a persistent connection that
+   already has exactly that path. Here the path actually in effect on the session is remembered,
+   and the SET is skipped when it already matches. It is forgotten whenever the session's value
+   could differ from it: on close, rollback and savepoint rollback (a SET made inside a
+   transaction is undone by its rollback), and if the SET itself failed. A wrong path would read
+   another tenant's rows, so with HOTPATH_VERIFY_SEARCH_PATH (on in the tests) every skipped SET
+   is checked against the session and a difference raises SearchPathMismatch.
+2. `health_check`: Django's CONN_HEALTH_CHECKS runs `SELECT 1` before the first query of every
+   request. A connection used moments ago is alive for all practical purposes, so the check only
+   runs when the connection has been idle for HEALTH_CHECK_IDLE_SECONDS; that is when
+   connections die (database restarts, idle timeouts of poolers and firewalls).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
+from django_tenants.utils import get_limit_set_calls
+
+__all__ = ["HEALTH_CHECK_IDLE_SECONDS", "DatabaseWrapper", "SearchPathMismatch"]
+
+HEALTH_CHECK_IDLE_SECONDS = 1.0
+
+
+class SearchPathMismatch(RuntimeError):
+    """The remembered search_path is not the session's: a query would run in the wrong schema."""
+
+
+def _parse_search_path(shown: str) -> list[str]:
+    return [part.strip().strip('"') for part in shown.split(",") if part.strip()]
+
+
+class DatabaseWrapper(TenantDatabaseWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from core import hotpath
+
+        self._session_search_path: list[str] | None = None
+        self._used_at = float("-inf")
+        self._idle_seconds = float("inf")
+        self._keep_search_path = hotpath.enabled("search_path")
+        self._skip_health_checks = hotpath.enabled("health_check")
+        self._verify_search_path = settings.HOTPATH_VERIFY_SEARCH_PATH
+        super().__init__(*args, **kwargs)
+
+    # --- 1. search_path ---------------------------------------------------------------------
+
+    def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
+        super().set_tenant(tenant, include_public)
+        session = self._session_search_path
+        if (
+            self._keep_search_path
+            and session is not None
+            and session == self._get_cursor_search_paths()
+        ):
+            self.search_path_set_schemas = session
+
+    def _handle_search_path(self, cursor: Any = None) -> None:
+        skipped = bool(
+            get_limit_set_calls() and self.search_path_set_schemas and not self._setting_search_path
+        )
+        super()._handle_search_path(cursor)
+        current = self.search_path_set_schemas
+        self._session_search_path = list(current) if current is not None else None
+        if skipped and self._verify_search_path and current is not None:
+            self._check_session_search_path(current)
+
+    def _check_session_search_path(self, expected: list[str]) -> None:
+        # On the driver's own connection: invisible to query counting, so budgets stay exact.
+        try:
+            row = self.connection.execute("SHOW search_path").fetchone()
+        except Exception:
+            return  # an aborted transaction: its next statement fails anyway
+        if row is None or _parse_search_path(row[0]) != list(expected):
+            raise SearchPathMismatch(f"session search_path is {row!r}, expected {expected!r}")
+
+    def _forget_search_path(self) -> None:
+        self._session_search_path = None
+
+    def close(self) -> None:
+        self._forget_search_path()
+        super().close()
+
+    def rollback(self) -> None:
+        self._forget_search_path()
+        super().rollback()
+
+    def savepoint_rollback(self, sid: str) -> None:
+        try:
+            super().savepoint_rollback(sid)
+        finally:
+            self._forget_search_path()
+
+    # --- 2. health checks -------------------------------------------------------------------
+
+    def close_if_health_check_failed(self) -> None:
+        if (
+            self._skip_health_checks
+            and self.connection is not None
+            and self.health_check_enabled
+            and not self.health_check_done
+            and self._idle_seconds < HEALTH_CHECK_IDLE_SECONDS
+        ):
+            self.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
+    def close_if_unusable_or_obsolete(self) -> None:
+        # Called at the start and at the end of every request (close_old_connections). At the
+        # start, the time since the previous call is how long the connection sat idle.
+        super().close_if_unusable_or_obsolete()
+        now = time.monotonic()
+        self._idle_seconds = now - self._used_at if self.connection is not None else float("inf")
+        self._used_at = now

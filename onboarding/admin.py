@@ -1,0 +1,116 @@
+"""Platform admin: clients. "Add client" is an onboarding form over `client_onboard` (schema,
+primary domain and first admin in one transaction), its errors shown in the form; a client is
+then changed like any model (name, active flag, domains), never deleted (deactivate instead)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django_tenants.utils import get_public_schema_name
+
+from authapi.selectors import dangerously_user_count
+from core.admin_sites import platform_admin_site
+from core.errors import InvalidInput
+from onboarding import services
+from tenants.admin import DomainInline
+from tenants.models import Client
+
+__all__ = ["ClientAdmin", "ClientOnboardForm"]
+
+log = logging.getLogger(__name__)
+
+
+class ClientOnboardForm(forms.Form):
+    """Everything a new client needs; validated and saved by onboarding.services."""
+
+    name = forms.CharField(max_length=100)
+    schema_name = forms.CharField(
+        max_length=62, help_text="Lower-case letters, digits and underscores, e.g. acme"
+    )
+    domain = forms.CharField(max_length=253, help_text="Primary host, e.g. acme.localhost")
+    admin_username = forms.CharField(max_length=150, label="First admin's username")
+    admin_email = forms.EmailField(label="First admin's email")
+    admin_password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False), label="First admin's password"
+    )
+
+    FIELDSETS = [
+        (None, {"fields": ["name", "schema_name", "domain"]}),
+        ("First admin", {"fields": ["admin_username", "admin_email", "admin_password"]}),
+    ]
+
+
+@admin.register(Client, site=platform_admin_site)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "schema_name", "primary_domain", "is_active", "created_on", "users"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "schema_name", "domains__domain"]
+    readonly_fields = ["schema_name", "created_on", "users"]
+    fields = ["name", "schema_name", "is_active", "created_on", "users"]
+    inlines = [DomainInline]
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("domains")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Client | None = None) -> bool:
+        return False  # deactivate instead: data is kept, tokens stop working
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ClientOnboardForm(request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            client = self._onboard(request, form)
+            if client is not None:
+                self.log_addition(request, client, [{"added": {}}])
+                self.message_user(
+                    request, f"The client “{client}” was added successfully.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("admin:tenants_client_changelist"))
+        adminform = helpers.AdminForm(form, ClientOnboardForm.FIELDSETS, {})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Onboard a client",
+            "adminform": adminform,
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + adminform.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        return self.render_change_form(request, context, add=True, form_url=form_url)
+
+    def _onboard(self, request: HttpRequest, form: ClientOnboardForm) -> Client | None:
+        try:
+            return services.client_onboard(**form.cleaned_data)
+        except InvalidInput as exc:
+            for error in exc.errors:
+                field = error["field"] if error["field"] in form.fields else None
+                form.add_error(field, error["message"])
+        except Exception:
+            log.exception("event=client_onboard_failed schema=%s", form.cleaned_data["schema_name"])
+            form.add_error(None, "Onboarding failed part-way; nothing was created. See the logs.")
+        return None
+
+    @admin.display(description="primary domain")
+    def primary_domain(self, obj: Client) -> str:
+        return next((d.domain for d in obj.domains.all() if d.is_primary), "")
+
+    @admin.display(description="users")
+    def users(self, obj: Client) -> int | str:
+        if not obj.pk or obj.schema_name == get_public_schema_name():
+            return "—"
+        return dangerously_user_count(schema_name=obj.schema_name)
