@@ -11,7 +11,7 @@ What each role may do in a tenant's admin:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -43,7 +43,7 @@ class RoleAwareAdmin(admin.ModelAdmin):
     into an oracle for a hash or a token, one character at a time.
     """
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         allowed = {f[0] if isinstance(f, (tuple, list)) else f for f in self.list_filter}
         return lookup.split("__", 1)[0] in allowed and super().lookup_allowed(
             lookup, value, request
@@ -69,7 +69,7 @@ class LoginStringsForm(forms.ModelForm):
     """Username and email may name no other account by either (authapi.selectors)."""
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         username = selectors.login_normalize(data.get("username") or "")
         email = User.objects.normalize_email(selectors.login_normalize(data.get("email") or ""))
         if "email" in data:
@@ -86,7 +86,16 @@ class LoginStringsForm(forms.ModelForm):
 class RoleChangeForm(LoginStringsForm, UserChangeForm):
     class Meta(UserChangeForm.Meta):
         model = User
-        fields = ["username", "password", "first_name", "last_name", "email", "role", "is_active"]
+        # django-stubs type UserChangeForm.Meta.fields as the string "__all__".
+        fields = [  # type: ignore[assignment]
+            "username",
+            "password",
+            "first_name",
+            "last_name",
+            "email",
+            "role",
+            "is_active",
+        ]
 
 
 class RoleCreationForm(LoginStringsForm, UserCreationForm):
@@ -138,8 +147,7 @@ class OutstandingTokenAdmin(RoleAwareAdmin):
     search_fields = ["user__username"]
     ordering = ["-created_at"]
     actions = ["revoke"]
-    fields = ["id", "user", "created_at", "expires_at", "is_blacklisted"]
-    readonly_fields = fields
+    fields = readonly_fields = ("id", "user", "created_at", "expires_at", "is_blacklisted")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutstandingToken]:
         return super().get_queryset(request).select_related("blacklistedtoken")
@@ -160,7 +168,7 @@ class OutstandingTokenAdmin(RoleAwareAdmin):
     @admin.action(description="Revoke (blacklist) selected refresh tokens", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[OutstandingToken]) -> None:
         revoked, refused = services.tokens_revoke(
-            actor=request.user, token_ids=list(queryset.values_list("id", flat=True))
+            actor=cast(User, request.user), token_ids=list(queryset.values_list("id", flat=True))
         )
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
         if refused:
@@ -177,8 +185,7 @@ class BlacklistedTokenAdmin(RoleAwareAdmin):
     list_filter = ["blacklisted_at"]
     search_fields = ["token__user__username"]
     ordering = ["-blacklisted_at"]
-    fields = ["id", "token_user", "token_created_at", "blacklisted_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("id", "token_user", "token_created_at", "blacklisted_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

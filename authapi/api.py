@@ -7,6 +7,7 @@ the OpenAPI document, same behaviour).
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 from django.db.models import QuerySet
 from ninja import Field as NinjaField
@@ -52,10 +53,10 @@ _BODY_ERRORS = {**_ERRORS, 413: ErrorOut, 415: ErrorOut}
 _LIMITED_ERRORS = {**_BODY_ERRORS, 429: ErrorOut}
 
 
-def _routes(method: str, canonical: str, aliases: list[str], **kwargs):  # type: ignore[no-untyped-def]
+def _routes(method: str, canonical: str, aliases: list[str], **kwargs: Any) -> Any:
     """Register one handler on its canonical path and its hidden aliases."""
 
-    def register(view):  # type: ignore[no-untyped-def]
+    def register(view: Any) -> Any:
         add = getattr(router, method)
         add(canonical, **kwargs)(view)
         for alias in aliases:

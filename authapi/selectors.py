@@ -6,13 +6,12 @@ import logging
 import unicodedata
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q, QuerySet
 
 from authapi.models import Role, User
 from core.errors import FieldError, PermissionDenied
 from core.hotpath.cached import cached
-from core.tenancy import dangerously_in_schema
+from core.tenancy import current_schema_name, dangerously_in_schema
 
 __all__ = [
     "account_list",
@@ -75,7 +74,7 @@ def valid_user_id(user_id: object) -> bool:
 @cached(
     "users",
     model=User,
-    key=lambda *, user_id: f"{connection.schema_name}:{user_id}",
+    key=lambda *, user_id: f"{current_schema_name()}:{user_id}",
     max_entries=settings.USER_CACHE_SIZE,
 )
 def user_get_active(*, user_id: int) -> User | None:

@@ -4,6 +4,7 @@ request's tenant), and every token passes through authapi.auth's tenant check fi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -18,6 +19,7 @@ from authapi.models import Role, User
 from authapi.roles import apply_role
 from authapi.tokens import invalid_token, token_for_client, user_for_token
 from core.errors import FieldError, InvalidInput, NotAuthenticated, PermissionDenied
+from core.tenancy import current_schema_name
 from tenants.models import Client
 
 __all__ = [
@@ -80,7 +82,7 @@ def user_save(*, user: User, role: str | None = None) -> User:
 def _lock_login_strings(*values: str) -> None:
     """Serialise, until commit, every account write that claims one of these login strings in
     this schema (sorted, so two writers never wait on each other in opposite orders)."""
-    keys = sorted({f"{connection.schema_name}:{v.lower()}" for v in values if v})
+    keys = sorted({f"{current_schema_name()}:{v.lower()}" for v in values if v})
     with connection.cursor() as cursor:
         for key in keys:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
@@ -233,7 +235,7 @@ def _blacklist_once(jti: str) -> bool:
     return bool(_blacklist_where("jti = %s", [jti]))
 
 
-def _blacklist_where(condition: str, params: list[object]) -> list[tuple[int]]:
+def _blacklist_where(condition: str, params: list[Any]) -> list[tuple[int]]:
     """Blacklist the outstanding tokens matching `condition` in one statement; the unique
     token_id makes concurrent calls race-free. Returns the rows newly blacklisted."""
     blacklist = BlacklistedToken._meta.db_table

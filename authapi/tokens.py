@@ -14,7 +14,6 @@ so no token is ever checked against another tenant's rows.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connection
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import OutstandingToken
 from ninja_jwt.tokens import AccessToken, RefreshToken, Token
@@ -25,6 +24,7 @@ from authapi.models import User
 from core import hotpath
 from core.errors import NotAuthenticated
 from core.hotpath.memo import VerifiedMemo
+from core.tenancy import current_schema_name
 from tenants.models import Client
 
 __all__ = [
@@ -109,9 +109,9 @@ def decode(raw: object, token_class: type[Token]) -> Token:
 def token_for_client(raw: object, token_class: type[Token], client: Client) -> Token:
     """Decode `raw` as `token_class` and insist it was issued for `client`, the client whose
     schema the connection is in."""
-    if connection.schema_name != client.schema_name:
+    if current_schema_name() != client.schema_name:
         raise TenantMismatch(
-            f"token of client {client.pk} checked in schema {connection.schema_name!r}"
+            f"token of client {client.pk} checked in schema {current_schema_name()!r}"
         )
     try:
         token = decode(raw, token_class)

@@ -15,9 +15,9 @@ __all__ = ["platform_admin_site", "tenant_admin_site"]
 
 
 def _on_public(request: HttpRequest) -> bool:
-    return getattr(request, "tenant", None) is not None and (
-        request.tenant.schema_name == get_public_schema_name()
-    )
+    # The tenant middleware sets request.tenant (core does not import tenants).
+    tenant = getattr(request, "tenant", None)
+    return tenant is not None and tenant.schema_name == get_public_schema_name()
 
 
 class PlatformAdminSite(AdminSite):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import connection
@@ -26,7 +27,7 @@ def _database_ok() -> bool:
 
 def _redis_ok() -> bool:
     try:
-        client = cache._cache.get_client(write=True)  # the cache's own redis-py client
+        client = cast(Any, cache)._cache.get_client(write=True)  # the cache's redis-py client
         return bool(client.ping())
     except Exception:
         return False

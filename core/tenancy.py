@@ -10,9 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db import connection
 from django_tenants.utils import schema_context
 
-__all__ = ["dangerously_in_schema"]
+__all__ = ["current_schema_name", "dangerously_in_schema", "reset_to_public_schema"]
+
+
+def current_schema_name() -> str:
+    """The schema the connection is in (django-tenants' attribute, which the stubs lack)."""
+    return str(connection.schema_name)  # type: ignore[attr-defined]
+
+
+def reset_to_public_schema() -> None:
+    connection.set_schema_to_public()  # type: ignore[attr-defined]
 
 
 @contextmanager

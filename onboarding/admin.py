@@ -5,7 +5,7 @@ then changed like any model (name, active flag, domains), never deleted (deactiv
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -76,7 +76,8 @@ class ClientAdmin(admin.ModelAdmin):
                     request, f"The client “{client}” was added successfully.", messages.SUCCESS
                 )
                 return HttpResponseRedirect(reverse("admin:tenants_client_changelist"))
-        adminform = helpers.AdminForm(form, ClientOnboardForm.FIELDSETS, {})
+        # The admin's helpers take any form; the stubs say ModelForm.
+        adminform = helpers.AdminForm(cast(Any, form), ClientOnboardForm.FIELDSETS, {})
         context = {
             **self.admin_site.each_context(request),
             "title": "Onboard a client",
@@ -87,7 +88,7 @@ class ClientAdmin(admin.ModelAdmin):
             "to_field": None,
             "media": self.media + adminform.media,
             "inline_admin_formsets": [],
-            "errors": helpers.AdminErrorList(form, []),
+            "errors": helpers.AdminErrorList(cast(Any, form), []),
             "preserved_filters": self.get_preserved_filters(request),
             **(extra_context or {}),
         }

@@ -24,7 +24,7 @@ def get_executor(codename: str | None = None) -> type[MigrationExecutor]:
 
 @functools.cache
 def _with_template_refresh(base: type[MigrationExecutor]) -> type[MigrationExecutor]:
-    class TemplateRefreshingExecutor(base):  # type: ignore[valid-type,misc]
+    class TemplateRefreshingExecutor(base):
         def run_migrations(self, tenants: Any = None) -> None:
             refresh = self._is_tenant_pass(tenants)
             super().run_migrations(tenants=tenants)

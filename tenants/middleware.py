@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import cast
 
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
 from core.envelope import error_response
+from core.tenancy import reset_to_public_schema
 from tenants import selectors
 from tenants.models import Client, Domain
+from tenants.requests import TenantRequest
 
 __all__ = ["TenantMiddleware"]
 
@@ -44,9 +46,9 @@ class TenantMiddleware(TenantMainMiddleware):
         response = super().process_request(request)
         if response is not None:
             return response
-        tenant = request.tenant
+        tenant = cast(TenantRequest, request).tenant
         if not tenant.is_active and tenant.schema_name != get_public_schema_name():
-            connection.set_schema_to_public()
+            reset_to_public_schema()
             return error_response(
                 HTTPStatus.FORBIDDEN, "tenant_inactive", "This client is inactive"
             )

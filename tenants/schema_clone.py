@@ -108,17 +108,20 @@ class SchemaDescription:
                 out.append(f"COMMENT ON TABLE {q(table.name)} IS {_literal(table.comment)}")
         for seq in self.sequences:
             if seq.identity and seq.owner:
-                table, column = seq.owner
+                owner_table, column = seq.owner
                 kind = "ALWAYS" if seq.identity == "a" else "BY DEFAULT"
                 out.append(
-                    f"ALTER TABLE {q(table)} ALTER COLUMN {q(column)} ADD GENERATED {kind} AS "
-                    f"IDENTITY (SEQUENCE NAME {q(seq.name)} {_sequence_options(seq)})"
+                    f"ALTER TABLE {q(owner_table)} ALTER COLUMN {q(column)} "
+                    f"ADD GENERATED {kind} AS IDENTITY "
+                    f"(SEQUENCE NAME {q(seq.name)} {_sequence_options(seq)})"
                 )
             elif seq.owner:
-                table, column = seq.owner
-                out.append(f"ALTER SEQUENCE {q(seq.name)} OWNED BY {q(table)}.{q(column)}")
-        for table, column, expression in self.defaults:
-            out.append(f"ALTER TABLE {q(table)} ALTER COLUMN {q(column)} SET DEFAULT {expression}")
+                owner_table, column = seq.owner
+                out.append(f"ALTER SEQUENCE {q(seq.name)} OWNED BY {q(owner_table)}.{q(column)}")
+        for table_name, column, expression in self.defaults:
+            out.append(
+                f"ALTER TABLE {q(table_name)} ALTER COLUMN {q(column)} SET DEFAULT {expression}"
+            )
         for table in self.tables:
             columns = ", ".join(q(c) for c in table.columns)
             out.append(
@@ -132,8 +135,8 @@ class SchemaDescription:
                 f"FROM {source}.{q(seq.name)}"
             )
         order = {"p": 0, "u": 1, "x": 2, "c": 3, "f": 4}  # foreign keys need the unique keys
-        for table, name, _, definition in sorted(self.constraints, key=lambda c: order[c[2]]):
-            out.append(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} {definition}")
+        for table_name, name, _, definition in sorted(self.constraints, key=lambda c: order[c[2]]):
+            out.append(f"ALTER TABLE {q(table_name)} ADD CONSTRAINT {q(name)} {definition}")
         out.extend(definition for _, definition in self.indexes)
         return ";\n".join(out) + ";"
 
@@ -322,7 +325,18 @@ def _describe(cursor, schema: str, nsp: int) -> SchemaDescription:  # type: igno
         indexes.append((name, unqualified))
     cursor.execute(_SEQUENCES_SQL, {"sequences": sequence_oids})
     sequences = tuple(
-        Sequence(*row[:8], owner=(row[8], row[9]) if row[8] else None, identity=row[10])
+        Sequence(
+            name=row[0],
+            type=row[1],
+            start=row[2],
+            increment=row[3],
+            minimum=row[4],
+            maximum=row[5],
+            cache=row[6],
+            cycle=row[7],
+            owner=(row[8], row[9]) if row[8] else None,
+            identity=row[10],
+        )
         for row in cursor.fetchall()
     )
     if tables:

@@ -12,7 +12,7 @@ from tenants.models import Client, Domain
 @receiver(post_init, sender=Domain)
 def _remember_loaded_host(instance: Domain, **_: Any) -> None:
     # A domain renamed in the admin must drop its old name too.
-    instance._loaded_domain = instance.domain  # type: ignore[attr-defined]
+    instance._loaded_domain = instance.domain
 
 
 @receiver([post_save, post_delete], sender=Domain)
@@ -20,7 +20,7 @@ def _domain_changed(instance: Domain, **_: Any) -> None:
     for host in {instance.domain, getattr(instance, "_loaded_domain", None)}:
         if host:
             selectors.client_get_by_host.invalidate(host=host)
-    instance._loaded_domain = instance.domain  # type: ignore[attr-defined]
+    instance._loaded_domain = instance.domain
 
 
 @receiver([post_save, post_delete], sender=Client)

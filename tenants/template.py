@@ -37,6 +37,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from core.tenancy import reset_to_public_schema
 from tenants.schema_clone import SchemaDescription, data_digest, describe_schema
 
 __all__ = [
@@ -172,7 +173,7 @@ def template_build() -> SchemaDescription:
             verbosity=0,
         )
     finally:
-        connection.set_schema_to_public()
+        reset_to_public_schema()
     description = describe_schema(schema)
     assert description is not None
     marker = json.dumps(_marker(description), sort_keys=True)

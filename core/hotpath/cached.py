@@ -70,7 +70,7 @@ class CachedSelector(Generic[P, T]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
         frozen = self.cache.get(
             self.key(*args, **kwargs),
-            lambda: self.snapshot.freeze(self.uncached(*args, **kwargs)),  # type: ignore[arg-type]
+            lambda: self.snapshot.freeze(self.uncached(*args, **kwargs)),
         )
         return self.snapshot.thaw(frozen)  # type: ignore[return-value]
 

@@ -53,7 +53,7 @@ class ApiFastPath:
                 stack.load_middleware()
                 self._api_stack = stack
             return self._api_stack.get_response(request)
-        return super().get_response(request)  # type: ignore[misc, no-any-return]
+        return super().get_response(request)  # type: ignore[misc]
 
 
 class ApiWSGIHandler(ApiFastPath, WSGIHandler):

@@ -91,9 +91,7 @@ def test_production_hashes_with_argon2id_and_tests_with_a_fast_hasher():
 
 @pytest.mark.parametrize("name", ["DATABASE_URL", "REDIS_URL"])
 def test_a_missing_connection_url_stops_startup_with_a_clear_message(name):
-    env = dict(
-        os.environ, DEBUG="true", SECRET_KEY="dev", DJANGO_SETTINGS_MODULE="core.settings"
-    )
+    env = dict(os.environ, DEBUG="true", SECRET_KEY="dev", DJANGO_SETTINGS_MODULE="core.settings")
     env.pop(name)
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
@@ -128,8 +126,12 @@ def test_debug_is_off_unless_asked_for():
     env = {k: v for k, v in os.environ.items() if k != "DEBUG"}
     env.update(SECRET_KEY=secrets.token_urlsafe(50), DJANGO_SETTINGS_MODULE="core.settings")
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings;"
-         " print(settings.DEBUG)"],
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings;"
+            " print(settings.DEBUG)",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,9 +1,9 @@
 import pytest
 from django_tenants.utils import schema_exists
 
-from tenants.models import Client, Domain
 from core.errors import InvalidInput
 from onboarding.services import client_onboard
+from tenants.models import Client, Domain
 from tenants.services import client_delete
 from tests.conftest import ADMIN_PASSWORD
 

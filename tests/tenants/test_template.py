@@ -17,11 +17,11 @@ from django_tenants.utils import schema_context, schema_exists
 
 from authapi.models import Role, User
 from authapi.purge import schemas_to_purge
+from core.errors import InvalidInput
+from onboarding.services import client_onboard
 from tenants import selectors, template
 from tenants.models import Client, Domain
 from tenants.schema_clone import schema_clone
-from core.errors import InvalidInput
-from onboarding.services import client_onboard
 from tests.conftest import ADMIN_PASSWORD
 from tests.tenants.schema_shape import assert_same_shape, fetch, schema_shape
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from authapi import purge
 
@@ -36,7 +43,7 @@ class Command(BaseCommand):
         targets = [schema] if schema is not None else schemas
         now = timezone.now()
         started = time.monotonic()
-        console = Console(file=self.stdout._out, highlight=False, soft_wrap=True)
+        console = Console(file=cast(TextIO, self.stdout._out), highlight=False, soft_wrap=True)
         outstanding = blacklisted = 0
         columns = (
             TextColumn("{task.description}"),
@@ -49,7 +56,9 @@ class Command(BaseCommand):
                 total = purge.tokens_count_expired(schema_name=name, now=now)
                 bar = bars.add_task(name, total=total)
 
-                def advance(batch_outstanding: int, _batch_blacklisted: int, bar=bar) -> None:
+                def advance(
+                    batch_outstanding: int, _batch_blacklisted: int, bar: TaskID = bar
+                ) -> None:
                     bars.advance(bar, batch_outstanding)
 
                 result = purge.tokens_purge_expired(

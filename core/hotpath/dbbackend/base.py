@@ -104,7 +104,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             self._skip_health_checks
             and self.connection is not None
             and self.health_check_enabled
-            and not self.health_check_done
+            and not self.health_check_done  # type: ignore[has-type]
             and self._idle_seconds < HEALTH_CHECK_IDLE_SECONDS
         ):
             self.health_check_done = True
