@@ -172,7 +172,7 @@ def _drop_all() -> None:
 
 
 def _apply(raw: bytes | str) -> None:
-    text = raw.decode() if isinstance(raw, bytes) else raw
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
     name, _, rest = text.partition(_SEP)
     key, _, origin = rest.partition(_SEP)
     if origin and origin == _origin():

@@ -16,9 +16,6 @@ if JWT_SIGNING_KEY is not None and not DEBUG:
 NINJA_JWT = {
     "ACCESS_TOKEN_LIFETIME": env_seconds("ACCESS_TOKEN_LIFETIME_SECONDS", timedelta(minutes=5)),
     "REFRESH_TOKEN_LIFETIME": env_seconds("REFRESH_TOKEN_LIFETIME_SECONDS", timedelta(days=1)),
-    "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
-    "UPDATE_LAST_LOGIN": True,
     "ALGORITHM": "HS256",
     "SIGNING_KEY": JWT_SIGNING_KEY or SECRET_KEY,
     "USER_ID_FIELD": "id",

@@ -94,3 +94,33 @@ def test_clients_list_shows_domain_active_flag_created_date_and_user_count(opera
     for column in ("primary domain", "Is active", "Created on", "users"):
         assert column.lower() in content.lower(), column
     assert ACME.domain in content
+
+
+@pytest.mark.parametrize("typed", ["Umbrella-Alias.LOCALHOST", "umbrella-alias.localhost."])
+def test_a_domain_added_in_the_admin_is_normalised_and_resolves(operator_http, tenant_a, typed):
+    from tests.conftest import host_client
+
+    response = operator_http.post(
+        "/admin/tenants/domain/add/", {"domain": typed, "tenant": tenant_a.pk}
+    )
+    assert response.status_code == HTTPStatus.FOUND, response.content[-2000:]
+    assert Domain.objects.filter(domain="umbrella-alias.localhost").exists()
+    hello = host_client("umbrella-alias.localhost").get("/api/hello")
+    assert hello.status_code == HTTPStatus.OK and hello.json()["client_id"] == tenant_a.pk
+
+
+@pytest.mark.parametrize("typed", ["not a host", "-bad-.localhost", ACME.domain.upper()])
+def test_a_bad_or_taken_domain_is_refused_in_the_admin(operator_http, tenant_a, typed):
+    response = operator_http.post(
+        "/admin/tenants/domain/add/", {"domain": typed, "tenant": tenant_a.pk}
+    )
+    assert response.status_code == HTTPStatus.OK  # the form again, with the error
+    assert "domain" in response.context["adminform"].form.errors
+
+
+def test_onboarding_normalises_the_primary_domain(operator_http):
+    response = operator_http.post(
+        "/admin/tenants/client/add/", {**FORM, "domain": "Umbrella.LocalHost"}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    assert Domain.objects.get(tenant__schema_name="umbrella").domain == "umbrella.localhost"

@@ -285,3 +285,17 @@ def test_register_schema_documents_what_the_route_refuses(api_a):
         response = api_a.post("/api/auth/register/", body)
         assert response.status_code == HTTPStatus.BAD_REQUEST, body
     assert api_a.post("/api/auth/register/", base).status_code == HTTPStatus.CREATED
+
+
+def test_a_token_checked_in_another_tenants_schema_fails_loudly(
+    api_a, tenant_a, tenant_b, make_user
+):
+    """The chokepoint insists the connection is in the token's client's schema: a caller that
+    forgot to switch gets an error, never an answer from another tenant's rows."""
+    from authapi import tokens
+    from core.tenancy import dangerously_in_schema
+
+    make_user(tenant_a, "chokepoint")
+    access = api_a.login("chokepoint")["access"]
+    with dangerously_in_schema(tenant_b.schema_name), pytest.raises(tokens.TenantMismatch):
+        tokens.token_for_client(access, tokens.AccessToken, tenant_a)

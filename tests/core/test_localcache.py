@@ -107,6 +107,11 @@ def test_invalidate_reaches_this_process_listener_too():
     assert len(calls) == 2
 
 
-@pytest.mark.parametrize("bad", ["", "\x00", "x" * 10])
+@pytest.mark.parametrize("bad", ["", "\x00", "x" * 10, "no-such-cache\x00k", b"\xff\xfe"])
 def test_unknown_messages_are_ignored(bad):
-    localcache._apply(bad)  # no exception, no effect
+    cache = _cache()
+    load, calls = _counting_loader()
+    cache.get("k", load)
+    localcache._apply(bad)  # no exception...
+    cache.get("k", load)
+    assert len(calls) == 1  # ...and no effect on what is cached
