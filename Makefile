@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run manage test lint typecheck format clean bench-http bench-tenants bench-purge
+.PHONY: help install run manage test lint typecheck format clean bench-http bench-ablate bench-tenants bench-purge
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ $(VENV)/.installed-bench: $(STAMP) pyproject.toml
 
 bench-http: $(VENV)/.installed-bench ## HTTP benchmark against DRF + SimpleJWT (bench/README.md); BENCH_ARGS=--quick
 	$(BIN)/python bench/http/run.py $(BENCH_ARGS)
+
+bench-ablate: $(VENV)/.installed-bench ## The hot path one mechanism at a time (bench/README.md)
+	$(BIN)/python bench/http/ablate.py $(BENCH_ARGS)
 
 bench-tenants: $(VENV)/.installed-bench ## Onboarding at 1,000 tenants (bench/README.md)
 	$(BIN)/python bench/tenants/run.py $(BENCH_ARGS)

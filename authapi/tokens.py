@@ -13,7 +13,6 @@ so no token is ever checked against another tenant's rows.
 
 from __future__ import annotations
 
-from django.conf import settings
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import OutstandingToken
 from ninja_jwt.tokens import AccessToken, RefreshToken, Token
@@ -79,7 +78,7 @@ def issue_pair(user: User, client: Client) -> tuple[str, str]:
 # Frontends send the same access token on every request until it expires: its signature and
 # claims are checked once per process, later only its expiry (core.hotpath, "tokens"). Refresh
 # tokens are single use, so remembering them would only crowd the memo.
-_verified = VerifiedMemo(max_entries=settings.USER_CACHE_SIZE, enabled=hotpath.enabled("tokens"))
+_verified = VerifiedMemo(max_entries=10_000, enabled=hotpath.enabled("tokens"))
 
 
 def decode(raw: object, token_class: type[Token]) -> Token:

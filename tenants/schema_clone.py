@@ -325,18 +325,8 @@ def _describe(cursor, schema: str, nsp: int) -> SchemaDescription:  # type: igno
         indexes.append((name, unqualified))
     cursor.execute(_SEQUENCES_SQL, {"sequences": sequence_oids})
     sequences = tuple(
-        Sequence(
-            name=row[0],
-            type=row[1],
-            start=row[2],
-            increment=row[3],
-            minimum=row[4],
-            maximum=row[5],
-            cache=row[6],
-            cycle=row[7],
-            owner=(row[8], row[9]) if row[8] else None,
-            identity=row[10],
-        )
+        # The first eight columns are the positional fields (mypy cannot count a row's length).
+        Sequence(*row[:8], owner=(row[8], row[9]) if row[8] else None, identity=row[10])  # type: ignore[misc]
         for row in cursor.fetchall()
     )
     if tables:

@@ -76,7 +76,7 @@ def prepare_ours(count: int) -> dict:
 
     from authapi import tokens
     from authapi.models import User
-    from tenants.services import client_onboard
+    from onboarding.services import client_onboard
 
     call_command("migrate_schemas", "--shared", verbosity=0)
     call_command("ensure_public_tenant", verbosity=0)

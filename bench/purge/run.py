@@ -232,8 +232,8 @@ def _create_schemas(count: int) -> list[str]:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    from onboarding.services import client_onboard
     from tenants.models import Client, Domain
-    from tenants.services import client_onboard
 
     call_command("migrate_schemas", "--shared", "--executor", "standard", verbosity=0)
     public = Client.objects.create(schema_name="public", name="Platform")
@@ -326,16 +326,9 @@ def _census(schemas: list[str]) -> dict[str, int]:
 
 
 def _run_variant(variant: str, env: dict[str, str]) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--child", variant],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"variant {variant} failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    from bench.child import run_json_child
+
+    return run_json_child(__file__, ["--child", variant], env, f"variant {variant}")
 
 
 def _start_worker(env: dict[str, str], concurrency: int) -> subprocess.Popen:

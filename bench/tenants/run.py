@@ -15,7 +15,7 @@ In one run, on one PostgreSQL server:
 2. `--reps` rounds; in each, at both tenant counts (alternating which goes first), create one
    more client and delete it again with each of:
 
-     ours      tenants.services.client_onboard (what the admin form and `create_client` run):
+     ours      onboarding.services.client_onboard (what the admin form and `create_client` run):
                a copy of the template, domain and first admin in one transaction; deleted with
                tenants.services.client_delete (DROP SCHEMA and the rows, one transaction)
      default   django-tenants' default: the same steps, but the schema made by
@@ -173,7 +173,7 @@ def _grow(to: int, start: int, admin_hash: str) -> None:
 
 
 def _onboard_ours(schema: str) -> object:
-    from tenants.services import client_onboard
+    from onboarding.services import client_onboard
 
     return client_onboard(
         name=f"Probe {schema}",
@@ -382,16 +382,9 @@ def child_migrate() -> None:
 
 
 def _migrate_schemas(env: dict[str, str]) -> dict[str, float]:
-    result = subprocess.run(
-        [sys.executable, __file__, "--child-migrate"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"migrate_schemas run failed:\n{result.stdout}\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    from bench.child import run_json_child
+
+    return run_json_child(__file__, ["--child-migrate"], env, "migrate_schemas run")
 
 
 def _unapply_last_migration(schemas: list[str]) -> None:

@@ -44,3 +44,14 @@ def test_callers_cannot_change_the_remembered_claims():
     raw = _access()
     tokens.decode(raw, tokens.AccessToken)["user_id"] = 999
     assert tokens.decode(raw, tokens.AccessToken)["user_id"] == 1
+
+
+def test_refresh_tokens_are_never_remembered():
+    refresh = tokens.ClientRefreshToken()
+    refresh["user_id"] = 1
+    raw = str(refresh)
+    tokens.decode(raw, tokens.ClientRefreshToken)
+    assert tokens._verified.get(raw) is None
+    access = _access()
+    tokens.decode(access, tokens.AccessToken)
+    assert tokens._verified.get(access) is not None

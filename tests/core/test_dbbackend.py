@@ -1,4 +1,4 @@
-"""core.hotpath.dbbackend: the search_path SET and the health check are skipped only when safe."""
+"""core.hotpath.dbbackend: the search_path SET is skipped only when safe, and checked in tests."""
 
 import pytest
 from django.db import connection, transaction
@@ -62,29 +62,6 @@ def test_closed_connection_forgets_the_search_path(tenant_a):
     connection.close()
     connection.set_tenant(tenant_a)
     assert any(s.startswith("SET search_path") for s in _statements(_select_one))
-
-
-def test_health_check_runs_only_after_the_connection_sat_idle(tenant_a, monkeypatch):
-    checks = []
-    connection.ensure_connection()
-    assert connection.health_check_enabled  # CONN_HEALTH_CHECKS is on
-    real = connection.is_usable
-    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or real())
-
-    def request() -> None:  # what close_old_connections does around every request
-        connection.close_if_unusable_or_obsolete()
-        _select_one()
-        connection.close_if_unusable_or_obsolete()
-
-    request()  # a fresh wrapper has no last use yet: checked
-    assert checks == [1]
-    checks.clear()
-    request()
-    request()
-    assert checks == []  # back to back: the connection was used a moment ago
-    connection._used_at -= 5  # idle for five seconds
-    request()
-    assert checks == [1]
 
 
 def test_a_wrong_remembered_search_path_fails_loudly_instead_of_reading_another_tenant(

@@ -115,3 +115,39 @@ def test_unknown_messages_are_ignored(bad):
     localcache._apply(bad)  # no exception...
     cache.get("k", load)
     assert len(calls) == 1  # ...and no effect on what is cached
+
+
+def test_an_invalidation_of_another_key_does_not_spoil_a_load():
+    cache = _cache()
+
+    def load_while_another_key_changes():
+        cache.drop("other")  # e.g. a login elsewhere saves another user meanwhile
+        return "v"
+
+    cache.get("k", load_while_another_key_changes)
+    load, calls = _counting_loader()
+    assert cache.get("k", load) == "v"
+    assert calls == []  # kept: only a change to "k" itself may spoil a load of "k"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invalidate_publishes_once_and_only_after_commit():
+    from django.db import transaction
+
+    cache = _cache()
+    subscriber = redis.Redis.from_url(settings.REDIS_URL).pubsub()
+    subscriber.subscribe(localcache.CHANNEL)
+    assert subscriber.get_message(timeout=2)["type"] == "subscribe"
+
+    def messages() -> list[str]:
+        seen = []
+        while (message := subscriber.get_message(timeout=0.3)) is not None:
+            seen.append(message["data"].decode())
+        return [m for m in seen if m.startswith(f"{cache.name}\x00")]
+
+    with transaction.atomic():
+        cache.invalidate("k")
+        assert messages() == []  # other processes would only re-read the old row now
+    published = messages()
+    subscriber.close()
+    assert len(published) == 1 and published[0].startswith(f"{cache.name}\x00k\x00")

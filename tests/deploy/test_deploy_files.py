@@ -129,3 +129,15 @@ def test_check_deploy_fails_on_the_sample_keys_of_the_deploy_files(name):
         result = _check_deploy(_documented_environment(**overrides))
         assert result.returncode != 0, f"{name}={value!r} passed check --deploy"
         assert name in result.stderr, result.stderr
+
+
+def test_the_image_copies_every_package_of_the_project():
+    """No container engine runs here, so check the Dockerfile against pyproject's packages."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    for package in packages:
+        assert f"COPY {package} ./{package}" in dockerfile, package
+        assert f"COPY --chown=app:app {package} ./{package}" in dockerfile, package

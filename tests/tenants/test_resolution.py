@@ -149,3 +149,12 @@ def test_www_prefix_of_a_known_domain_is_an_unknown_tenant(tenant_a):
     response = host_client("www." + ACME.domain).get("/api/hello")
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert response.json()["code"] == "tenant_not_found"
+
+
+def test_each_host_lookup_gets_a_fresh_client_that_it_may_change(tenant_a):
+    first = selectors.client_get_by_host(host=ACME.domain)
+    first.name = "changed by one request"
+    first.domain_url = "written by django-tenants"
+    second = selectors.client_get_by_host(host=ACME.domain)
+    assert second is not first
+    assert second.name == ACME.name and second.domain_url != "written by django-tenants"

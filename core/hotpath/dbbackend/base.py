@@ -1,32 +1,30 @@
-"""django-tenants' PostgreSQL backend, minus two round trips per request (core.hotpath).
+"""django-tenants' PostgreSQL backend, minus the `SET search_path` of every request
+(core.hotpath, `search_path`).
 
-1. `search_path`: django-tenants forgets the search_path it set whenever the tenant is set —
-   which its middleware does on every request (public first, then the tenant) — so every request
-   that touches the database starts with `SET search_path`, even on a persistent connection that
-   already has exactly that path. Here the path actually in effect on the session is remembered,
-   and the SET is skipped when it already matches. It is forgotten whenever the session's value
-   could differ from it: on close, rollback and savepoint rollback (a SET made inside a
-   transaction is undone by its rollback), and if the SET itself failed. A wrong path would read
-   another tenant's rows, so with HOTPATH_VERIFY_SEARCH_PATH (on in the tests) every skipped SET
-   is checked against the session and a difference raises SearchPathMismatch.
-2. `health_check`: Django's CONN_HEALTH_CHECKS runs `SELECT 1` before the first query of every
-   request. A connection used moments ago is alive for all practical purposes, so the check only
-   runs when the connection has been idle for HEALTH_CHECK_IDLE_SECONDS; that is when
-   connections die (database restarts, idle timeouts of poolers and firewalls).
+django-tenants forgets the search_path it set whenever the tenant is set —
+which its middleware does on every request (public first, then the tenant) — so every request
+that touches the database starts with `SET search_path`, even on a persistent connection that
+already has exactly that path. Here the path actually in effect on the session is remembered,
+and the SET is skipped when it already matches. It is forgotten whenever the session's value
+could differ from it: on close, rollback and savepoint rollback (a SET made inside a
+transaction is undone by its rollback), and if the SET itself failed. A wrong path would read
+another tenant's rows, so with HOTPATH_VERIFY_SEARCH_PATH (on in the tests) every skipped SET
+is checked against the session and a difference raises SearchPathMismatch.
+
+(A second mechanism, skipping CONN_HEALTH_CHECKS' `SELECT 1` on a connection used within the
+last second, bought about 2% on refresh and nothing on hello or user, whose warm requests touch
+no database: it was removed, see bench/README.md, "Hot path, one mechanism at a time".)
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 from django_tenants.utils import get_limit_set_calls
 
-__all__ = ["HEALTH_CHECK_IDLE_SECONDS", "DatabaseWrapper", "SearchPathMismatch"]
-
-HEALTH_CHECK_IDLE_SECONDS = 1.0
+__all__ = ["DatabaseWrapper", "SearchPathMismatch"]
 
 
 class SearchPathMismatch(RuntimeError):
@@ -42,14 +40,9 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         from core import hotpath
 
         self._session_search_path: list[str] | None = None
-        self._used_at = float("-inf")
-        self._idle_seconds = float("inf")
         self._keep_search_path = hotpath.enabled("search_path")
-        self._skip_health_checks = hotpath.enabled("health_check")
         self._verify_search_path = settings.HOTPATH_VERIFY_SEARCH_PATH
         super().__init__(*args, **kwargs)
-
-    # --- 1. search_path ---------------------------------------------------------------------
 
     def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
         super().set_tenant(tenant, include_public)
@@ -96,25 +89,3 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             super().savepoint_rollback(sid)
         finally:
             self._forget_search_path()
-
-    # --- 2. health checks -------------------------------------------------------------------
-
-    def close_if_health_check_failed(self) -> None:
-        if (
-            self._skip_health_checks
-            and self.connection is not None
-            and self.health_check_enabled
-            and not self.health_check_done  # type: ignore[has-type]
-            and self._idle_seconds < HEALTH_CHECK_IDLE_SECONDS
-        ):
-            self.health_check_done = True
-            return
-        super().close_if_health_check_failed()
-
-    def close_if_unusable_or_obsolete(self) -> None:
-        # Called at the start and at the end of every request (close_old_connections). At the
-        # start, the time since the previous call is how long the connection sat idle.
-        super().close_if_unusable_or_obsolete()
-        now = time.monotonic()
-        self._idle_seconds = now - self._used_at if self.connection is not None else float("inf")
-        self._used_at = now
