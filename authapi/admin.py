@@ -21,8 +21,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from authapi import selectors, services
-from authapi.models import Role, User
+from authapi import selectors, services, sessions
+from authapi.models import Role, Session, User
 from core.admin_sites import platform_admin_site, tenant_admin_site
 
 
@@ -167,7 +167,7 @@ class OutstandingTokenAdmin(RoleAwareAdmin):
 
     @admin.action(description="Revoke (blacklist) selected refresh tokens", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[OutstandingToken]) -> None:
-        revoked, refused = services.tokens_revoke(
+        revoked, refused = sessions.tokens_revoke(
             actor=cast(User, request.user), token_ids=list(queryset.values_list("id", flat=True))
         )
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
@@ -205,7 +205,54 @@ class BlacklistedTokenAdmin(RoleAwareAdmin):
         return obj.token.created_at
 
 
+class SessionAdmin(RoleAwareAdmin):
+    """Login sessions: who, since when, from where; staff may end them, except an admin's."""
+
+    list_display = ("user", "created_at", "last_used_at", "expires_at", "ended_at", "end_reason")
+    list_select_related = ["user"]
+    list_filter = ["end_reason", "expires_at"]
+    search_fields = ["user__username"]
+    ordering = ["-created_at"]
+    actions = ["end"]
+    fields = readonly_fields = (
+        "id",
+        "user",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "ended_at",
+        "end_reason",
+        "user_agent",
+        "ip",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_end_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request)
+
+    @admin.action(description="End selected sessions", permissions=["end"])
+    def end(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        refused = 0
+        if not _is_admin(request):
+            refused = queryset.filter(user__role=Role.ADMIN, ended_at__isnull=True).count()
+            queryset = queryset.exclude(user__role=Role.ADMIN)
+        ended = sessions.sessions_end(sessions=queryset, reason=Session.EndReason.REVOKED)
+        self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request,
+                f"{refused} session(s) of admin accounts were not ended: only an admin may.",
+                messages.WARNING,
+            )
+
+
 platform_admin_site.register(User, UserAdmin)
 tenant_admin_site.register(User, UserAdmin)
 tenant_admin_site.register(OutstandingToken, OutstandingTokenAdmin)
 tenant_admin_site.register(BlacklistedToken, BlacklistedTokenAdmin)
+tenant_admin_site.register(Session, SessionAdmin)

@@ -14,9 +14,9 @@ from ninja import Field as NinjaField
 from ninja import Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
-from authapi import selectors, services
+from authapi import selectors, services, sessions
 from authapi.auth import TenantJWTAuth, bearer_user
-from authapi.models import User
+from authapi.models import Session, User
 from authapi.schemas import (
     AccountOut,
     AuthTestOut,
@@ -24,10 +24,13 @@ from authapi.schemas import (
     EmptyOut,
     ErrorOut,
     LoginIn,
+    LogoutAllOut,
     LogoutIn,
+    PasswordChangeIn,
     RefreshIn,
     RegisterIn,
     RegisterOut,
+    SessionOut,
     TokenPairOut,
     TokenRefreshOut,
     UserOut,
@@ -40,6 +43,7 @@ __all__ = ["router"]
 
 class AuthenticatedRequest(TenantRequest):
     auth: User
+    session_id: str | None  # of the access token (None: issued before sessions existed)
 
 
 router = Router(tags=["auth"])
@@ -66,6 +70,12 @@ def _routes(method: str, canonical: str, aliases: list[str], **kwargs: Any) -> A
     return register
 
 
+def _client_info(request: TenantRequest) -> sessions.ClientInfo:
+    return sessions.ClientInfo(
+        user_agent=request.headers.get("User-Agent", ""), ip=request.META.get("REMOTE_ADDR")
+    )
+
+
 @router.get("/api/hello", include_in_schema=False)
 def hello(request: TenantRequest) -> dict[str, object]:
     """A trivial unauthenticated endpoint through the whole middleware stack (benchmarks)."""
@@ -79,9 +89,12 @@ def hello(request: TenantRequest) -> dict[str, object]:
     response={200: TokenPairOut, **_LIMITED_ERRORS},
     summary="Obtain a token pair (login)",
 )
-def login(request: TenantRequest, payload: LoginIn) -> services.IssuedTokens:
-    return services.token_pair_obtain(
-        client=request.tenant, login=payload.username, password=payload.password
+def login(request: TenantRequest, payload: LoginIn) -> sessions.IssuedTokens:
+    return sessions.token_pair_obtain(
+        client=request.tenant,
+        login=payload.username,
+        password=payload.password,
+        info=_client_info(request),
     )
 
 
@@ -92,9 +105,8 @@ def login(request: TenantRequest, payload: LoginIn) -> services.IssuedTokens:
     response={200: TokenRefreshOut, **_BODY_ERRORS},
     summary="Rotate a refresh token",
 )
-def refresh(request: TenantRequest, payload: RefreshIn) -> dict[str, str]:
-    access, new_refresh = services.token_refresh_rotate(client=request.tenant, raw=payload.refresh)
-    return {"access": access, "refresh": new_refresh}
+def refresh(request: TenantRequest, payload: RefreshIn) -> sessions.IssuedTokens:
+    return sessions.token_refresh_rotate(client=request.tenant, raw=payload.refresh)
 
 
 @_routes(
@@ -105,7 +117,7 @@ def refresh(request: TenantRequest, payload: RefreshIn) -> dict[str, str]:
     summary="Verify a token of this tenant",
 )
 def verify(request: TenantRequest, payload: VerifyIn) -> dict[str, object]:
-    services.token_verify(client=request.tenant, raw=payload.token)
+    sessions.token_verify(client=request.tenant, raw=payload.token)
     return {}
 
 
@@ -114,10 +126,10 @@ def verify(request: TenantRequest, payload: VerifyIn) -> dict[str, object]:
     "/api/auth/token/blacklist/",
     ["/api/token/blacklist/", "/api/logout/", "/auth/token/blacklist/"],
     response={200: DetailOut, **_BODY_ERRORS},
-    summary="Log out: blacklist a refresh token",
+    summary="Log out: blacklist a refresh token and end its session",
 )
 def logout(request: TenantRequest, payload: LogoutIn) -> dict[str, str]:
-    services.token_blacklist(client=request.tenant, raw=payload.refresh)
+    sessions.token_blacklist(client=request.tenant, raw=payload.refresh)
     return {"detail": "Logged out"}
 
 
@@ -138,6 +150,7 @@ def register(request: TenantRequest, payload: RegisterIn) -> Status:
         password=payload.password,
         role=payload.role,
         first_name=payload.first_name,
+        info=_client_info(request),
         last_name=payload.last_name,
     )
     return Status(HTTPStatus.CREATED, issued)
@@ -194,3 +207,56 @@ class AccountsPage(LimitOffsetPagination):
 @paginate(AccountsPage)
 def accounts(request: AuthenticatedRequest) -> QuerySet[User]:
     return selectors.account_list(actor=request.auth)
+
+
+class SessionsPage(AccountsPage):
+    pass
+
+
+@router.get(
+    "/api/auth/sessions/",
+    auth=jwt_auth,
+    response={200: list[SessionOut], **_ERRORS},
+    summary="My live sessions, newest first (`current` marks the caller's)",
+)
+@paginate(SessionsPage)
+def sessions_list(request: AuthenticatedRequest) -> QuerySet[Session]:
+    return selectors.session_list_active(user=request.auth)
+
+
+@router.delete(
+    "/api/auth/sessions/{session_id}/",
+    auth=jwt_auth,
+    response={204: None, 404: ErrorOut, **_ERRORS},
+    summary="End one of my sessions",
+)
+def session_end(request: AuthenticatedRequest, session_id: str) -> Status:
+    sessions.session_end(user=request.auth, session_id=session_id)
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.post(
+    "/api/auth/logout-all/",
+    auth=jwt_auth,
+    response={200: LogoutAllOut, **_ERRORS},
+    summary="Log out everywhere: end every session of mine, this one included",
+)
+def logout_all(request: AuthenticatedRequest) -> dict[str, object]:
+    ended = sessions.sessions_end_all(user=request.auth)
+    return {"detail": "Logged out everywhere", "revoked": ended}
+
+
+@router.post(
+    "/api/auth/password/change/",
+    auth=jwt_auth,
+    response={200: DetailOut, **_BODY_ERRORS},
+    summary="Change my password; every other session of mine ends",
+)
+def password_change(request: AuthenticatedRequest, payload: PasswordChangeIn) -> dict[str, str]:
+    sessions.password_change(
+        user=request.auth,
+        session_id=request.session_id,
+        old=payload.old_password,
+        new=payload.new_password,
+    )
+    return {"detail": "Password changed"}

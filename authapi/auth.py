@@ -31,6 +31,7 @@ def _raw_bearer(request: HttpRequest) -> str | None:
 
 def bearer_user(request: TenantRequest) -> User | None:
     """The user of a valid access token in the Authorization header; None if there is none.
+    Its session id is left on the request as `session_id`.
 
     A header that is present but not a valid access token of this tenant is a 401.
     """
@@ -38,7 +39,9 @@ def bearer_user(request: TenantRequest) -> User | None:
     if raw is None:
         return None
     token = tokens.token_for_client(raw, tokens.AccessToken, request.tenant)
-    return tokens.user_for_token(token)
+    user = tokens.user_for_token(token)
+    request.session_id = tokens.session_id_of(token)  # type: ignore[attr-defined]
+    return user
 
 
 class TenantJWTAuth(AuthBase):

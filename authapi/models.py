@@ -1,10 +1,12 @@
 """The user of a schema: platform staff in public, a client's users in each tenant schema."""
 
+import uuid
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
 
-__all__ = ["Role", "User"]
+__all__ = ["Role", "Session", "User"]
 
 
 class Role(models.TextChoices):
@@ -29,3 +31,38 @@ class User(AbstractUser):
             ),
         ]
         indexes = [models.Index(fields=["-date_joined", "-id"], name="authapi_user_newest_idx")]
+
+
+class Session(models.Model):
+    """One login (SPEC §7): every token pair issued from it carries its id as `sid`."""
+
+    class EndReason(models.TextChoices):
+        LOGOUT = "logout", "Logged out"
+        LOGOUT_ALL = "logout_all", "Logged out everywhere"
+        ENDED = "ended", "Ended by its user"
+        REUSE = "refresh_reuse", "Refresh token reused"
+        REVOKED = "revoked", "Revoked in the admin"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, choices=EndReason.choices, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    # The jti of the newest refresh token: what an admin's revocation of that token ends.
+    refresh_jti = models.CharField(max_length=255, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = "login session"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="authapi_session_user_idx"),
+            models.Index(fields=["expires_at"], name="authapi_session_expires_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} of {self.user_id}"

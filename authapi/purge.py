@@ -99,11 +99,22 @@ _NO_EDGE_ID = 2**63 - 1
 _COUNT_EXPIRED_SQL = "SELECT count(*) FROM token_blacklist_outstandingtoken WHERE expires_at < %s"
 
 
+# Sessions past their absolute lifetime (ended or not: an ended one is kept until then, for the
+# admin's list), oldest first through the expires_at index, a batch per statement.
+_PURGE_SESSIONS_SQL = """
+DELETE FROM authapi_session WHERE id IN (
+    SELECT id FROM authapi_session WHERE expires_at < %(now)s
+    ORDER BY expires_at LIMIT %(batch_size)s
+)
+"""
+
+
 @dataclass(frozen=True)
 class PurgeResult:
     schema: str
     outstanding_deleted: int
     blacklisted_deleted: int
+    sessions_deleted: int = 0
 
     def as_dict(self) -> dict[str, str | int]:
         return asdict(self)
@@ -145,7 +156,8 @@ def tokens_purge_expired(
     progress: Callable[[int, int], None] | None = None,
 ) -> PurgeResult:
     """Delete the outstanding tokens of `schema_name` that expired before `now`, and their
-    blacklist rows, in batches of `batch_size`. Never a live token, never another schema's row.
+    blacklist rows, then the sessions past their lifetime, in batches of `batch_size`. Never a
+    live token or session, never another schema's row.
 
     `now` is fixed at the start, so tokens expiring during the purge wait for the next one.
     `progress(outstanding, blacklisted)` is called after every batch with that batch's counts.
@@ -179,4 +191,13 @@ def tokens_purge_expired(
                 progress(batch_outstanding, batch_blacklisted)
             if not more:  # no token expired before `now` lies beyond this batch's range
                 break
-    return PurgeResult(schema_name, outstanding, blacklisted)
+        sessions = 0
+        while True:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
+                cursor.execute(_PURGE_SESSIONS_SQL, {"now": now, "batch_size": batch_size})
+                deleted = cursor.rowcount
+            sessions += deleted
+            if deleted < batch_size:
+                break
+    return PurgeResult(schema_name, outstanding, blacklisted, sessions)

@@ -21,10 +21,13 @@ __all__ = [
     "FieldErrorOut",
     "In",
     "LoginIn",
+    "LogoutAllOut",
     "LogoutIn",
+    "PasswordChangeIn",
     "RefreshIn",
     "RegisterIn",
     "RegisterOut",
+    "SessionOut",
     "TokenPairOut",
     "TokenRefreshOut",
     "UserOut",
@@ -99,6 +102,36 @@ class LogoutIn(In):
 
 class DetailOut(Schema):
     detail: str
+
+
+class PasswordChangeIn(In):
+    old_password: str = Field(..., min_length=1, max_length=4096)
+    new_password: str = Field(
+        ..., min_length=1, max_length=4096, json_schema_extra={"minLength": 8}
+    )
+
+
+class LogoutAllOut(Schema):
+    detail: str
+    revoked: int
+
+
+class SessionOut(Schema):
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    ip: str | None
+    current: bool
+
+    @staticmethod
+    def resolve_id(obj: Any) -> str:
+        return str(obj.pk)
+
+    @staticmethod
+    def resolve_current(obj: Any, context: dict[str, Any]) -> bool:
+        return str(obj.pk) == getattr(context["request"], "session_id", None)
 
 
 class RegisterIn(In):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+import uuid
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from authapi.models import Role, User
+from authapi.models import Role, Session, User
 from core.errors import FieldError, PermissionDenied
 from core.hotpath.cached import cached
 from core.tenancy import current_schema_name, dangerously_in_schema
@@ -18,8 +20,11 @@ __all__ = [
     "dangerously_user_count",
     "login_conflicts",
     "login_normalize",
+    "session_get_live",
+    "session_list_active",
     "user_get_active",
     "user_get_by_login",
+    "valid_session_id",
     "valid_user_id",
 ]
 
@@ -81,6 +86,36 @@ def user_get_active(*, user_id: int) -> User | None:
     """The existing, active user `user_id` of the current schema, or None. One query, and none
     once this process has answered for the user (core.hotpath): a fresh User each call."""
     return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+def valid_session_id(sid: object) -> bool:
+    """A token's sid claim that could be a session's primary key (claims are attacker-shaped)."""
+    if not isinstance(sid, str) or len(sid) != 36:
+        return False
+    try:
+        uuid.UUID(sid)
+    except ValueError:
+        return False
+    return True
+
+
+@cached(
+    "sessions",
+    model=Session,
+    key=lambda *, sid: f"{current_schema_name()}:{sid}",
+    max_entries=settings.USER_CACHE_SIZE,
+)
+def session_get_live(*, sid: str) -> Session | None:
+    """The session `sid` of the current schema if it has not been ended, or None (callers check
+    its expiry, which passes while it is cached). None once warm costs no SQL (core.hotpath)."""
+    return Session.objects.filter(pk=sid, ended_at__isnull=True).first()
+
+
+def session_list_active(*, user: User) -> QuerySet[Session]:
+    """The user's sessions that are neither ended nor expired, newest first."""
+    return Session.objects.filter(
+        user=user, ended_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-created_at", "-id")
 
 
 def dangerously_user_count(*, schema_name: str) -> int:

@@ -1,14 +1,48 @@
-"""Every process forgets a user's cached answer when the user is saved or deleted."""
+"""Keep the per-process caches and the sessions in step with saves made anywhere.
+
+- A user saved or deleted: every process forgets its cached answer.
+- A password set any way but the password-change route (the tenant admin, `changepassword`,
+  a script): every session of that user ends; the route keeps the caller's own.
+- A session saved or deleted (not created): every process forgets its cached answer.
+"""
 
 from typing import Any
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from authapi import selectors
-from authapi.models import User
+from authapi import selectors, sessions
+from authapi.models import Session, User
 
 
-@receiver([post_save, post_delete], sender=User)
-def _user_changed(instance: User, **_: Any) -> None:
+@receiver(pre_save, sender=User)
+def _note_password_change(instance: User, **_: Any) -> None:
+    # set_password() leaves the raw password in `_password` until the save; a hash upgraded at
+    # login clears it first, so only a new password counts.
+    instance._password_set = instance.pk is not None and instance._password is not None  # type: ignore[attr-defined]
+
+
+@receiver(post_save, sender=User)
+def _user_saved(instance: User, **_: Any) -> None:
     selectors.user_get_active.invalidate(user_id=instance.pk)
+    if getattr(instance, "_password_set", False):
+        instance._password_set = False  # type: ignore[attr-defined]
+        keep = getattr(instance, "_keep_session_id", None)
+        instance._keep_session_id = None  # type: ignore[attr-defined]
+        sessions.sessions_end_for_password(user=instance, keep=keep)
+
+
+@receiver(post_delete, sender=User)
+def _user_deleted(instance: User, **_: Any) -> None:
+    selectors.user_get_active.invalidate(user_id=instance.pk)
+
+
+@receiver(post_save, sender=Session)
+def _session_saved(instance: Session, created: bool, **_: Any) -> None:
+    if not created:  # nobody can have asked for a session that did not exist yet
+        selectors.session_get_live.invalidate(sid=str(instance.pk))
+
+
+@receiver(post_delete, sender=Session)
+def _session_deleted(instance: Session, **_: Any) -> None:
+    selectors.session_get_live.invalidate(sid=str(instance.pk))

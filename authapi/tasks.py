@@ -61,11 +61,12 @@ def purge_schema(schema_name: str) -> dict[str, str | int]:
     except purge.UnknownSchemaError:
         # Deactivated or deleted since the dispatch: nothing to purge, nothing to retry.
         logger.warning("event=tokens_purge_skipped schema=%s reason=unknown_schema", schema_name)
-        return {"schema": schema_name, "outstanding_deleted": 0, "blacklisted_deleted": 0}
+        return purge.PurgeResult(schema_name, 0, 0).as_dict()
     logger.info(
-        "event=tokens_purged schema=%s outstanding=%d blacklisted=%d",
+        "event=tokens_purged schema=%s outstanding=%d blacklisted=%d sessions=%d",
         result.schema,
         result.outstanding_deleted,
         result.blacklisted_deleted,
+        result.sessions_deleted,
     )
     return result.as_dict()

@@ -13,13 +13,16 @@ so no token is ever checked against another tenant's rows.
 
 from __future__ import annotations
 
+import hashlib
+
+from django.utils import timezone
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import OutstandingToken
 from ninja_jwt.tokens import AccessToken, RefreshToken, Token
-from ninja_jwt.utils import aware_utcnow, datetime_from_epoch
+from ninja_jwt.utils import aware_utcnow, datetime_from_epoch, datetime_to_epoch
 
 from authapi import selectors
-from authapi.models import User
+from authapi.models import Session, User
 from core import hotpath
 from core.errors import NotAuthenticated
 from core.hotpath.memo import VerifiedMemo
@@ -35,12 +38,15 @@ __all__ = [
     "decode",
     "invalid_token",
     "issue_pair",
+    "session_id_of",
+    "token_digest",
     "token_for_client",
     "user_for_token",
 ]
 
 CLIENT_ID = "client_id"
 CLIENT_NAME = "client_name"
+SESSION_ID = "sid"
 MAX_TOKEN_LENGTH = 4096
 
 
@@ -58,21 +64,34 @@ def invalid_token() -> NotAuthenticated:
     return NotAuthenticated("Token is invalid or expired", code="token_not_valid")
 
 
-def issue_pair(user: User, client: Client) -> tuple[str, str]:
-    """A new (access, refresh) pair for `user` of `client`; the refresh is recorded as
-    outstanding with its user so it can be listed and revoked later."""
+def token_digest(raw: str) -> str:
+    """What is stored of a token: its SHA-256, never the token (SPEC §7)."""
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_pair(user: User, client: Client, session: Session) -> tuple[str, str, str]:
+    """A new (access, refresh, refresh jti) for `user` of `client` in `session`: both tokens carry
+    its id as `sid` and expire no later than it does; the refresh is recorded as outstanding
+    with its user (by jti and digest) so it can be listed and revoked later."""
     refresh = ClientRefreshToken()
     refresh["user_id"] = user.pk
     refresh[CLIENT_ID] = client.pk
     refresh[CLIENT_NAME] = client.name
+    refresh[SESSION_ID] = str(session.pk)
+    ends = datetime_to_epoch(session.expires_at)
+    if refresh["exp"] > ends:  # rotation never extends a session's lifetime
+        refresh["exp"] = ends
+    access = refresh.access_token
+    if access["exp"] > ends:
+        access["exp"] = ends
     OutstandingToken.objects.create(
         user=user,
         jti=refresh["jti"],
-        token=str(refresh),
+        token=token_digest(str(refresh)),
         created_at=refresh.current_time,
         expires_at=datetime_from_epoch(refresh["exp"]),
     )
-    return str(refresh.access_token), str(refresh)
+    return str(access), str(refresh), refresh["jti"]
 
 
 # Frontends send the same access token on every request until it expires: its signature and
@@ -123,9 +142,23 @@ def token_for_client(raw: object, token_class: type[Token], client: Client) -> T
 
 
 def user_for_token(token: Token) -> User:
-    """The existing, active user the token names, in the current schema; else 401."""
+    """The existing, active user the token names, in the current schema, and — for a token that
+    carries a session — that session still live; else 401. A token issued before sessions
+    existed carries none and is accepted until it expires."""
     user_id = token.payload.get("user_id")
     user = selectors.user_get_active(user_id=user_id) if selectors.valid_user_id(user_id) else None
     if user is None:
         raise invalid_token()
+    sid = token.payload.get(SESSION_ID)
+    if sid is not None:
+        session = selectors.session_get_live(sid=sid) if selectors.valid_session_id(sid) else None
+        if session is None or session.user_id != user.pk or session.expires_at <= timezone.now():
+            raise invalid_token()
     return user
+
+
+def session_id_of(token: Token) -> str | None:
+    """The token's session id (checked by user_for_token), or None for one issued before
+    sessions existed."""
+    sid = token.payload.get(SESSION_ID)
+    return sid if isinstance(sid, str) else None

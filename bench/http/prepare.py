@@ -44,15 +44,20 @@ def _md5(password: str) -> str:
     return hasher.encode(password, hasher.salt())
 
 
-def _recorded_refresh_tokens(count, user, client, token_class, outstanding, from_epoch):
+def _recorded_refresh_tokens(
+    count, user, client, token_class, outstanding, from_epoch, session_ids=None
+):
     """`count` fresh refresh tokens of `user`, each recorded as outstanding (as a login does),
-    with the app's own token class and model (ninja-jwt's or SimpleJWT's)."""
+    with the app's own token class and model (ninja-jwt's or SimpleJWT's); ours also carry the
+    id of a session of their own (`session_ids`), as each login's tokens do."""
     refresh, rows = [], []
-    for _ in range(count):
+    for n in range(count):
         token = token_class()
         token["user_id"] = user.pk
         token["client_id"] = client.pk
         token["client_name"] = client.name
+        if session_ids is not None:
+            token["sid"] = session_ids[n]
         refresh.append(str(token))
         rows.append(
             outstanding(
@@ -70,12 +75,13 @@ def _recorded_refresh_tokens(count, user, client, token_class, outstanding, from
 def prepare_ours(count: int) -> dict:
     from django.core.management import call_command
     from django.db import connection
+    from django.utils import timezone
     from django_tenants.utils import schema_context
     from ninja_jwt.token_blacklist.models import OutstandingToken
     from ninja_jwt.utils import datetime_from_epoch
 
     from authapi import tokens
-    from authapi.models import User
+    from authapi.models import Session, User
     from onboarding.services import client_onboard
 
     call_command("migrate_schemas", "--shared", verbosity=0)
@@ -91,13 +97,31 @@ def prepare_ours(count: int) -> dict:
     with schema_context("bench"):
         user = User.objects.create_user("bench", "bench@bench.test", PASSWORD)
         User.objects.create(username="benchfast", email="fast@bench.test", password=_md5(PASSWORD))
+        # A session per token, as every login makes (so rotations do not queue on one row).
+        now = timezone.now()
+        sessions = Session.objects.bulk_create(
+            [
+                Session(
+                    user=user, created_at=now, last_used_at=now, expires_at=now + ACCESS_LIFETIME
+                )
+                for _ in range(count + 1)
+            ],
+            batch_size=2000,
+        )
         access = tokens.AccessToken()
         access.set_exp(lifetime=ACCESS_LIFETIME)
         access["user_id"] = user.pk
         access[tokens.CLIENT_ID] = client.pk
         access[tokens.CLIENT_NAME] = client.name
+        access[tokens.SESSION_ID] = str(sessions[0].pk)
         refresh = _recorded_refresh_tokens(
-            count, user, client, tokens.ClientRefreshToken, OutstandingToken, datetime_from_epoch
+            count,
+            user,
+            client,
+            tokens.ClientRefreshToken,
+            OutstandingToken,
+            datetime_from_epoch,
+            session_ids=[str(s.pk) for s in sessions[1:]],
         )
         hasher = _hasher_seconds(user)
     connection.close()

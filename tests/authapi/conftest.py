@@ -85,4 +85,5 @@ def clean_tenant_tables() -> Iterator[None]:
         with schema_context(schema), connection.cursor() as cursor:
             cursor.execute("DELETE FROM token_blacklist_blacklistedtoken")
             cursor.execute("DELETE FROM token_blacklist_outstandingtoken")
+            cursor.execute("DELETE FROM authapi_session")
             cursor.execute("DELETE FROM authapi_user WHERE username <> 'owner'")

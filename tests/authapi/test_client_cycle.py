@@ -32,12 +32,13 @@ def test_register_use_expire_refresh_reuse_logout_and_login_again(api_a, tenant_
         new = refreshed.json()
         assert api_a.get("/api/profile/", token=new["access"]).status_code == HTTPStatus.OK
 
-        reuse = api_a.post("/api/token/refresh/", {"refresh": tokens["refresh"]})
-        assert reuse.status_code == HTTPStatus.UNAUTHORIZED
-
         logout = api_a.post("/api/logout/", {"refresh": new["refresh"]})
         assert logout.status_code == HTTPStatus.OK
         assert api_a.post("/api/token/refresh/", {"refresh": new["refresh"]}).status_code == 401
+        assert api_a.get("/api/profile/", token=new["access"]).status_code == 401  # session over
+
+        reuse = api_a.post("/api/token/refresh/", {"refresh": tokens["refresh"]})
+        assert reuse.status_code == HTTPStatus.UNAUTHORIZED
 
         again = api_a.post("/api/token/", {"username": "cycle", "password": PASSWORD})
         assert again.status_code == HTTPStatus.OK

@@ -33,16 +33,17 @@ def test_current_user_issues_no_sql_once_warm(api_a, tenant_a, make_user):
     assert _sql(queries) == []
 
 
-def test_current_user_cold_is_one_statement(api_a, tenant_a, make_user):
-    """Cold (just logged in, so the cached row was dropped): the user's row and nothing else —
-    the session's search_path is kept between requests of a tenant (core.hotpath.dbbackend)."""
+def test_current_user_cold_is_two_statements(api_a, tenant_a, make_user):
+    """Cold (just logged in, so the cached row was dropped): the user's row and the session's,
+    nothing else — the connection's search_path is kept between requests of a tenant
+    (core.hotpath.dbbackend)."""
     make_user(tenant_a, "cold")
     access = api_a.login("cold")["access"]
     api_a.get("/api/hello")
     with CaptureQueriesContext(connection) as queries:
         assert api_a.get("/api/user/", token=access).status_code == HTTPStatus.OK
     sql = _sql(queries)
-    assert len(sql) == 1 and "authapi_user" in sql[0], sql
+    assert len(sql) == 2 and "authapi_user" in sql[0] and "authapi_session" in sql[1], sql
 
 
 def test_verify_of_an_access_token_issues_no_sql_once_warm(api_a, tenant_a, make_user):

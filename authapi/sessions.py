@@ -1,0 +1,303 @@
+"""Logins, sessions and the token cycle (SPEC §7). Every function runs in the schema the
+connection is set to (the request's tenant); every token passes authapi.tokens' tenant check.
+
+A login (or register) starts a session; both tokens of every pair issued from it carry its id as
+`sid` and expire no later than it does. Rotation keeps the session. A session ends on logout,
+logout-all, reuse of a rotated refresh token, revocation in the admin and a password change;
+from then on every token of it is refused in every process (authapi.selectors.session_get_live
+is cached per process and dropped everywhere when a session ends).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+from authapi import selectors, tokens
+from authapi.models import Role, Session, User
+from authapi.tokens import invalid_token, token_for_client, user_for_token
+from core.errors import InvalidInput, NotAuthenticated, NotFound
+from tenants.models import Client
+
+__all__ = [
+    "NO_CLIENT_INFO",
+    "ClientInfo",
+    "IssuedTokens",
+    "password_change",
+    "session_end",
+    "session_start",
+    "sessions_end",
+    "sessions_end_all",
+    "token_blacklist",
+    "token_pair_obtain",
+    "token_refresh_rotate",
+    "token_verify",
+    "tokens_revoke",
+]
+
+log = logging.getLogger(__name__)
+
+_USER_AGENT_MAX = 256
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Where a login comes from, as recorded on its session."""
+
+    user_agent: str = ""
+    ip: str | None = None
+
+
+NO_CLIENT_INFO = ClientInfo()
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    user: User
+    client: Client
+    access: str
+    refresh: str
+    session_id: str
+
+
+def session_start(*, user: User, client: Client, info: ClientInfo) -> IssuedTokens:
+    """A new session for `user` and its first token pair (in the caller's transaction, if any)."""
+    now = timezone.now()
+    with transaction.atomic():
+        session = Session.objects.create(
+            user=user,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + settings.SESSION_MAX_LIFETIME,
+            user_agent=info.user_agent.replace("\x00", "")[:_USER_AGENT_MAX],
+            ip=info.ip,
+        )
+        return _issue(user, client, session)
+
+
+def token_pair_obtain(
+    *, client: Client, login: str, password: str, info: ClientInfo = NO_CLIENT_INFO
+) -> IssuedTokens:
+    """Log in by username or email: a new session. Unknown user, wrong password and inactive
+    user are the same 401, and the password hasher runs in every case so timing tells them apart
+    no better."""
+    user = selectors.user_get_by_login(login=login)
+    if user is None:
+        User().set_password(password)  # same hashing work as a real check
+        raise _no_active_account()
+    if not user.check_password(password) or not user.is_active:
+        raise _no_active_account()
+    user.last_login = timezone.now()
+    with transaction.atomic():  # one commit (one WAL flush) for every write of a login
+        user.save(update_fields=["last_login"])
+        return session_start(user=user, client=client, info=info)
+
+
+def token_refresh_rotate(*, client: Client, raw: object) -> IssuedTokens:
+    """Rotate a refresh token: the old one is blacklisted and a new pair issued in the same
+    session, expiring no later than it.
+
+    Blacklisting is a single INSERT … ON CONFLICT DO NOTHING on the one-to-one blacklist row, so
+    of any number of concurrent refreshes of one token exactly one rotates it. A token that was
+    rotated before and comes back is reuse: 401, and its whole session ends — unless it was
+    rotated less than REFRESH_REUSE_GRACE_SECONDS ago (a client retrying), which gets a fresh
+    pair of the same session. A token never recorded as outstanding (or purged) is refused.
+    """
+    token = token_for_client(raw, tokens.ClientRefreshToken, client)
+    user = user_for_token(token)  # and its session still live
+    sid = tokens.session_id_of(token)
+    with transaction.atomic():
+        if _blacklist_once(token["jti"]):
+            return _issue(user, client, _rotation_session(user, sid))
+        rotated_at = (
+            BlacklistedToken.objects.filter(token__jti=token["jti"])
+            .values_list("blacklisted_at", flat=True)
+            .first()
+        )
+        grace = timedelta(seconds=settings.REFRESH_REUSE_GRACE_SECONDS)
+        if rotated_at is not None and sid is not None and timezone.now() - rotated_at < grace:
+            return _issue(user, client, _rotation_session(user, sid))
+    if rotated_at is not None and sid is not None:
+        ended = sessions_end(
+            sessions=Session.objects.filter(pk=sid), reason=Session.EndReason.REUSE
+        )
+        log.warning("event=refresh_reuse_detected user_id=%s sessions_ended=%d", user.pk, ended)
+    raise invalid_token()
+
+
+def token_verify(*, client: Client, raw: object) -> None:
+    """Valid for this tenant, of an active user in a live session, and (for a refresh token)
+    recorded as outstanding and not blacklisted: a refresh token whose record is gone (deleted or
+    purged, and its blacklist row with it) is unknown, not valid.
+
+    User and session are answered from per-process caches (no SQL once warm), so verifying an
+    access token costs no query at all."""
+    token = _token_any_type(raw, client)
+    user_for_token(token)
+    if token.payload.get("token_type") == tokens.ClientRefreshToken.token_type and not (
+        OutstandingToken.objects.filter(jti=token["jti"], blacklistedtoken__isnull=True).exists()
+    ):
+        raise invalid_token()
+
+
+def token_blacklist(*, client: Client, raw: object) -> None:
+    """Log out: blacklist the refresh token and end its session. A second logout is a 401."""
+    token = token_for_client(raw, tokens.ClientRefreshToken, client)
+    user_for_token(token)
+    with transaction.atomic():
+        if not _blacklist_once(token["jti"]):
+            raise invalid_token()
+        sid = tokens.session_id_of(token)
+        if sid is not None:
+            sessions_end(sessions=Session.objects.filter(pk=sid), reason=Session.EndReason.LOGOUT)
+
+
+def sessions_end(*, sessions: QuerySet[Session], reason: str) -> int:
+    """End the live sessions among `sessions`; every token of them is refused from the commit
+    on, in every process. Returns how many ended."""
+    ids = list(sessions.filter(ended_at__isnull=True).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    ended = Session.objects.filter(pk__in=ids, ended_at__isnull=True).update(
+        ended_at=timezone.now(), end_reason=reason
+    )
+    for sid in ids:  # update() sends no signal: drop each cached answer ourselves
+        selectors.session_get_live.invalidate(sid=str(sid))
+    return ended
+
+
+def session_end(*, user: User, session_id: str) -> None:
+    """End one live session of `user`; any other id (ended, expired, someone else's): 404."""
+    if not selectors.valid_session_id(session_id) or not sessions_end(
+        sessions=selectors.session_list_active(user=user).filter(pk=session_id),
+        reason=Session.EndReason.ENDED,
+    ):
+        raise NotFound("No such session")
+
+
+def sessions_end_all(*, user: User) -> int:
+    """Log out everywhere: every live session of `user`, the caller's included."""
+    return sessions_end(
+        sessions=Session.objects.filter(user=user), reason=Session.EndReason.LOGOUT_ALL
+    )
+
+
+def password_change(*, user: User, session_id: str | None, old: str, new: str) -> None:
+    """Change the password; every session of the user but the caller's ends."""
+    if not user.check_password(old):
+        raise InvalidInput.field("old_password", "The current password is not correct")
+    try:
+        validate_password(new, user=user)
+    except ValidationError as exc:
+        raise InvalidInput(
+            [{"field": "new_password", "message": m} for m in exc.messages]
+        ) from None
+    user.set_password(new)
+    # Read by authapi.signals, which ends the other sessions once the password is saved.
+    user._keep_session_id = session_id  # type: ignore[attr-defined]
+    user.save(update_fields=["password"])
+
+
+def sessions_end_for_password(*, user: User, keep: str | None) -> int:
+    """A password was set (by its user, an admin or `changepassword`): end the user's sessions,
+    but `keep`, the session it was changed from."""
+    others = Session.objects.filter(user=user)
+    if keep is not None:
+        others = others.exclude(pk=keep)
+    return sessions_end(sessions=others, reason=Session.EndReason.PASSWORD_CHANGED)
+
+
+def tokens_revoke(*, actor: User, token_ids: list[int]) -> tuple[int, int]:
+    """Blacklist the given outstanding tokens of the current schema for `actor`, and end the
+    sessions they are the newest refresh token of.
+
+    Only an admin may revoke the tokens of an admin account: staff revoking them could end an
+    admin's sessions at will. Returns (newly revoked, refused as an admin's)."""
+    if not token_ids:
+        return 0, 0
+    refused: set[int] = set()
+    if not (actor.is_superuser or actor.role == Role.ADMIN):
+        refused = set(
+            OutstandingToken.objects.filter(id__in=token_ids, user__role=Role.ADMIN).values_list(
+                "id", flat=True
+            )
+        )
+    allowed = [pk for pk in token_ids if pk not in refused]
+    if not allowed:
+        return 0, len(refused)
+    with transaction.atomic():
+        revoked = len(_blacklist_where("id = ANY(%s)", [allowed]))
+        jtis = OutstandingToken.objects.filter(id__in=allowed).values_list("jti", flat=True)
+        sessions_end(
+            sessions=Session.objects.filter(refresh_jti__in=list(jtis)),
+            reason=Session.EndReason.REVOKED,
+        )
+    return revoked, len(refused)
+
+
+def _issue(user: User, client: Client, session: Session) -> IssuedTokens:
+    access, refresh, jti = tokens.issue_pair(user, client, session)
+    # The snapshot cached for liveness does not hold these two, so no invalidation is needed.
+    Session.objects.filter(pk=session.pk).update(refresh_jti=jti, last_used_at=timezone.now())
+    return IssuedTokens(
+        user=user, client=client, access=access, refresh=refresh, session_id=str(session.pk)
+    )
+
+
+def _rotation_session(user: User, sid: str | None) -> Session:
+    """The session a rotation continues: the token's, or — for a refresh token issued before
+    sessions existed — a new one, so the pair it gets carries a session from then on."""
+    if sid is not None:
+        session = selectors.session_get_live(sid=sid)
+        if session is not None:
+            return session
+        raise invalid_token()  # ended since user_for_token looked
+    now = timezone.now()
+    return Session.objects.create(
+        user=user, created_at=now, last_used_at=now, expires_at=now + settings.SESSION_MAX_LIFETIME
+    )
+
+
+def _token_any_type(raw: object, client: Client) -> tokens.Token:
+    for token_class in (tokens.AccessToken, tokens.ClientRefreshToken):
+        try:
+            return token_for_client(raw, token_class, client)
+        except NotAuthenticated:
+            continue
+    raise invalid_token()
+
+
+def _blacklist_once(jti: str) -> bool:
+    """Blacklist the outstanding token `jti`; True only for the one caller that did it."""
+    return bool(_blacklist_where("jti = %s", [jti]))
+
+
+def _blacklist_where(condition: str, params: list[Any]) -> list[tuple[int]]:
+    """Blacklist the outstanding tokens matching `condition` in one statement; the unique
+    token_id makes concurrent calls race-free. Returns the rows newly blacklisted."""
+    blacklist = BlacklistedToken._meta.db_table
+    outstanding = OutstandingToken._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {blacklist} (token_id, blacklisted_at) "  # noqa: S608 (fixed SQL)
+            f"SELECT id, now() FROM {outstanding} WHERE {condition} "
+            "ON CONFLICT (token_id) DO NOTHING RETURNING token_id",
+            params,
+        )
+        return cursor.fetchall()
+
+
+def _no_active_account() -> NotAuthenticated:
+    return NotAuthenticated(
+        "No active account found with the given credentials", code="no_active_account"
+    )
