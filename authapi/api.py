@@ -190,7 +190,9 @@ def test_auth(request: AuthenticatedRequest) -> dict[str, object]:
     }
 
 
-class AccountsPage(LimitOffsetPagination):
+class ListPage(LimitOffsetPagination):
+    """`?limit=` (1-100, default 20) and `?offset=` for every list route."""
+
     class Input(Schema):
         limit: int = NinjaField(20, ge=1, le=100)
         offset: int = NinjaField(0, ge=0, le=10_000_000)
@@ -204,13 +206,9 @@ class AccountsPage(LimitOffsetPagination):
     response={200: list[AccountOut], **_ERRORS},
     summary="List the tenant's accounts (staff and admin), newest first",
 )
-@paginate(AccountsPage)
+@paginate(ListPage)
 def accounts(request: AuthenticatedRequest) -> QuerySet[User]:
     return selectors.account_list(actor=request.auth)
-
-
-class SessionsPage(AccountsPage):
-    pass
 
 
 @router.get(
@@ -219,7 +217,7 @@ class SessionsPage(AccountsPage):
     response={200: list[SessionOut], **_ERRORS},
     summary="My live sessions, newest first (`current` marks the caller's)",
 )
-@paginate(SessionsPage)
+@paginate(ListPage)
 def sessions_list(request: AuthenticatedRequest) -> QuerySet[Session]:
     return selectors.session_list_active(user=request.auth)
 

@@ -78,7 +78,6 @@ class LocalCache(Generic[V]):
             return loader()
         skey = str(key)  # keys travel as text in invalidation messages
         now = time.monotonic()
-        load = _Load()
         with self._lock:
             hit = self._entries.get(skey)
             if hit is not None and now - hit[0] < self.max_age:
@@ -86,6 +85,7 @@ class LocalCache(Generic[V]):
                 self.hits += 1
                 return hit[1]
             self.misses += 1
+            load = _Load()
             self._loading.setdefault(skey, []).append(load)
         try:
             value = loader()
