@@ -30,6 +30,8 @@ ROUTES = (
     + USER_ROUTES
     + ACCOUNTS_ROUTES
     + ["/api/test-auth/", "/api/nope", "/auth/", "/api/"]
+    + ["/api/auth/sessions/", "/api/auth/logout-all/", "/api/auth/password/change/"]
+    + ["/api/auth/sessions/not-a-session/"]
 )
 FIELDS = ["username", "password", "email", "role", "refresh", "token", "first_name", "last_name"]
 
@@ -130,3 +132,30 @@ def test_mangled_tokens_never_500(http_a, fuzz_pair, data, path, field):
     else:
         response = api.post(path, {field: token})
     assert_well_formed(response)
+
+
+@FUZZ
+@given(
+    method=st.sampled_from(["get", "post", "delete", "put"]),
+    route=st.sampled_from(
+        ["/api/auth/sessions/", "/api/auth/logout-all/", "/api/auth/password/change/", "ID"]
+    ),
+    session_id=st.text(max_size=40),
+    body=bodies,
+)
+def test_the_session_routes_with_a_valid_token_never_500(
+    http_a, fuzz_pair, method, route, session_id, body
+):
+    from urllib.parse import quote
+
+    path = f"/api/auth/sessions/{quote(session_id, safe='')}/" if route == "ID" else route
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {fuzz_pair['access']}"}
+    call = getattr(http_a, method)
+    if method in ("get", "delete"):
+        response = call(path, **headers)
+    else:
+        response = call(path, body, content_type="application/json", **headers)
+    if response.status_code == HTTPStatus.NO_CONTENT:
+        assert method == "delete"  # ended one of the caller's sessions (an id it guessed right)
+    else:
+        assert_well_formed(response)
