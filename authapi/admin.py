@@ -17,7 +17,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -239,8 +239,9 @@ class SessionAdmin(RoleAwareAdmin):
     def end(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
         refused = 0
         if not _is_admin(request):
-            refused = queryset.filter(user__role=Role.ADMIN, ended_at__isnull=True).count()
-            queryset = queryset.exclude(user__role=Role.ADMIN)
+            admins = Q(user__role=Role.ADMIN) | Q(user__is_superuser=True)
+            refused = queryset.filter(admins, ended_at__isnull=True).count()
+            queryset = queryset.exclude(admins)
         ended = sessions.sessions_end(sessions=queryset, reason=Session.EndReason.REVOKED)
         self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
         if refused:

@@ -104,6 +104,9 @@ def valid_session_id(sid: object) -> bool:
     model=Session,
     key=lambda *, sid: f"{current_schema_name()}:{sid}",
     max_entries=settings.USER_CACHE_SIZE,
+    # Short: should an invalidation be lost (Redis unreachable from the process that ended the
+    # session), another process stops accepting its tokens within this many seconds.
+    max_age=10.0,
 )
 def session_get_live(*, sid: str) -> Session | None:
     """The session `sid` of the current schema if it has not been ended, or None (callers check

@@ -19,7 +19,8 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -119,15 +120,18 @@ def token_refresh_rotate(*, client: Client, raw: object) -> IssuedTokens:
     with transaction.atomic():
         if _blacklist_once(token["jti"]):
             return _issue(user, client, _rotation_session(user, sid))
-        rotated_at = (
-            BlacklistedToken.objects.filter(token__jti=token["jti"])
-            .values_list("blacklisted_at", flat=True)
-            .first()
-        )
-        grace = timedelta(seconds=settings.REFRESH_REUSE_GRACE_SECONDS)
-        if rotated_at is not None and sid is not None and timezone.now() - rotated_at < grace:
-            return _issue(user, client, _rotation_session(user, sid))
-    if rotated_at is not None and sid is not None:
+        blacklisted = BlacklistedToken.objects.filter(token__jti=token["jti"])
+        grace = settings.REFRESH_REUSE_GRACE_SECONDS
+        # Compared in the database, whose clock set blacklisted_at; with no grace (the default)
+        # nothing is compared at all, so no clock skew can pass reuse off as a retry.
+        if grace > 0 and sid is not None:
+            recent = blacklisted.filter(
+                blacklisted_at__gt=Now() - timedelta(seconds=grace)
+            ).exists()
+            if recent:
+                return _issue(user, client, _rotation_session(user, sid))
+        rotated = blacklisted.exists()
+    if rotated and sid is not None:
         ended = sessions_end(
             sessions=Session.objects.filter(pk=sid), reason=Session.EndReason.REUSE
         )
@@ -153,13 +157,17 @@ def token_verify(*, client: Client, raw: object) -> None:
 def token_blacklist(*, client: Client, raw: object) -> None:
     """Log out: blacklist the refresh token and end its session. A second logout is a 401."""
     token = token_for_client(raw, tokens.ClientRefreshToken, client)
-    user_for_token(token)
+    user_for_token(token)  # its session is still live
+    sid = tokens.session_id_of(token)
     with transaction.atomic():
-        if not _blacklist_once(token["jti"]):
-            raise invalid_token()
-        sid = tokens.session_id_of(token)
-        if sid is not None:
+        done = _blacklist_once(token["jti"])
+        if done and sid is not None:
             sessions_end(sessions=Session.objects.filter(pk=sid), reason=Session.EndReason.LOGOUT)
+    if not done:
+        # Rotated already, yet its session lives: someone else rotated it first. Reuse.
+        if sid is not None:
+            sessions_end(sessions=Session.objects.filter(pk=sid), reason=Session.EndReason.REUSE)
+        raise invalid_token()
 
 
 def sessions_end(*, sessions: QuerySet[Session], reason: str) -> int:
@@ -186,34 +194,45 @@ def session_end(*, user: User, session_id: str) -> None:
 
 
 def sessions_end_all(*, user: User) -> int:
-    """Log out everywhere: every live session of `user`, the caller's included."""
-    return sessions_end(
-        sessions=Session.objects.filter(user=user), reason=Session.EndReason.LOGOUT_ALL
-    )
+    """Log out everywhere: every live session of `user`, the caller's included, and every
+    refresh token of the user (those issued before sessions existed carry none)."""
+    with transaction.atomic():
+        _blacklist_where("user_id = %s", [user.pk])
+        return sessions_end(
+            sessions=Session.objects.filter(user=user), reason=Session.EndReason.LOGOUT_ALL
+        )
 
 
 def password_change(*, user: User, session_id: str | None, old: str, new: str) -> None:
     """Change the password; every session of the user but the caller's ends."""
-    if not user.check_password(old):
-        raise InvalidInput.field("old_password", "The current password is not correct")
-    try:
-        validate_password(new, user=user)
-    except ValidationError as exc:
-        raise InvalidInput(
-            [{"field": "new_password", "message": m} for m in exc.messages]
-        ) from None
-    user.set_password(new)
-    # Read by authapi.signals, which ends the other sessions once the password is saved.
-    user._keep_session_id = session_id  # type: ignore[attr-defined]
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        # The row itself, locked: not the cached snapshot the request was authenticated with,
+        # so two changes at once take turns and each checks the password the other set.
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if not user.check_password(old):
+            raise InvalidInput.field("old_password", "The current password is not correct")
+        try:
+            validate_password(new, user=user)
+        except ValidationError as exc:
+            raise InvalidInput(
+                [{"field": "new_password", "message": m} for m in exc.messages]
+            ) from None
+        user.set_password(new)
+        # Read by authapi.signals, which ends the other sessions once the password is saved.
+        user._keep_session_id = session_id  # type: ignore[attr-defined]
+        user.save(update_fields=["password"])
 
 
 def sessions_end_for_password(*, user: User, keep: str | None) -> int:
     """A password was set (by its user, an admin or `changepassword`): end the user's sessions,
     but `keep`, the session it was changed from."""
     others = Session.objects.filter(user=user)
+    keep_jtis: list[str] = []
     if keep is not None:
         others = others.exclude(pk=keep)
+        keep_jtis = list(Session.objects.filter(pk=keep).values_list("refresh_jti", flat=True))
+    # Every other refresh token too: those issued before sessions existed carry no session.
+    _blacklist_where("user_id = %s AND NOT (jti = ANY(%s))", [user.pk, keep_jtis])
     return sessions_end(sessions=others, reason=Session.EndReason.PASSWORD_CHANGED)
 
 
@@ -228,9 +247,9 @@ def tokens_revoke(*, actor: User, token_ids: list[int]) -> tuple[int, int]:
     refused: set[int] = set()
     if not (actor.is_superuser or actor.role == Role.ADMIN):
         refused = set(
-            OutstandingToken.objects.filter(id__in=token_ids, user__role=Role.ADMIN).values_list(
-                "id", flat=True
-            )
+            OutstandingToken.objects.filter(id__in=token_ids)
+            .filter(Q(user__role=Role.ADMIN) | Q(user__is_superuser=True))
+            .values_list("id", flat=True)
         )
     allowed = [pk for pk in token_ids if pk not in refused]
     if not allowed:

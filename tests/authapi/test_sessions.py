@@ -12,9 +12,10 @@ import jwt
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models.functions import Now
 from django.utils import timezone
 from django_tenants.utils import schema_context
-from ninja_jwt.token_blacklist.models import OutstandingToken
+from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from ninja_jwt.utils import datetime_from_epoch
 
 from authapi import purge, tokens
@@ -97,17 +98,22 @@ def test_reuse_of_a_rotated_refresh_token_ends_the_whole_session(api_a, tenant_a
     assert me(api_a, other["access"]) == HTTPStatus.OK
 
 
-def test_within_the_grace_period_a_just_rotated_token_may_be_rotated_again(api_a, alice, settings):
+def test_within_the_grace_period_a_just_rotated_token_may_be_rotated_again(
+    api_a, tenant_a, alice, settings
+):
     settings.REFRESH_REUSE_GRACE_SECONDS = 5
     pair = api_a.login("alice")
     first = api_a.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]})
     retry = api_a.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]})
     assert first.status_code == retry.status_code == HTTPStatus.OK
     assert me(api_a, first.json()["access"]) == me(api_a, retry.json()["access"]) == 200
-    with time_machine.travel(timezone.now() + timedelta(seconds=6), tick=False):
-        late = api_a.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]})
-        assert late.status_code == HTTPStatus.UNAUTHORIZED
-        assert me(api_a, retry.json()["access"]) == HTTPStatus.UNAUTHORIZED
+    with schema_context(tenant_a.schema_name):  # the rotation, six seconds ago by the DB's clock
+        BlacklistedToken.objects.filter(token__jti=claims(pair["refresh"])["jti"]).update(
+            blacklisted_at=Now() - timedelta(seconds=6)
+        )
+    late = api_a.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]})
+    assert late.status_code == HTTPStatus.UNAUTHORIZED
+    assert me(api_a, retry.json()["access"]) == HTTPStatus.UNAUTHORIZED
 
 
 def test_logout_ends_the_session_and_its_access_tokens_die_with_it(api_a, alice):
@@ -237,8 +243,8 @@ def test_a_password_set_any_other_way_ends_every_session(api_a, tenant_a, alice)
         assert me(api_a, pair["access"]) == HTTPStatus.UNAUTHORIZED
 
 
-def test_a_refresh_token_from_before_sessions_keeps_working(api_a, tenant_a, alice):
-    # As a release without sessions issued it: no sid claim.
+def _legacy_refresh(tenant_a, alice) -> tokens.ClientRefreshToken:
+    """A refresh token as a release without sessions issued it: no sid claim."""
     with schema_context(tenant_a.schema_name):
         legacy = tokens.ClientRefreshToken()
         legacy["user_id"] = alice.pk
@@ -251,6 +257,11 @@ def test_a_refresh_token_from_before_sessions_keeps_working(api_a, tenant_a, ali
             created_at=legacy.current_time,
             expires_at=datetime_from_epoch(legacy["exp"]),
         )
+    return legacy
+
+
+def test_a_refresh_token_from_before_sessions_keeps_working(api_a, tenant_a, alice):
+    legacy = _legacy_refresh(tenant_a, alice)
     assert me(api_a, str(legacy.access_token)) == HTTPStatus.OK  # its access tokens too
     rotated = api_a.post("/api/auth/token/refresh/", {"refresh": str(legacy)})
     assert rotated.status_code == HTTPStatus.OK
@@ -366,3 +377,46 @@ def test_concurrent_refreshes_of_one_token(
         # Retries within the grace period get a pair of the same, still live, session.
         assert statuses == [HTTPStatus.OK] * 10
         assert session.ended_at is None
+
+
+@pytest.mark.parametrize("how", ["logout-all", "password change"])
+def test_a_refresh_token_from_before_sessions_dies_with_logout_all_and_password_change(
+    api_a, tenant_a, alice, how
+):
+    legacy = _legacy_refresh(tenant_a, alice)
+    current = api_a.login("alice")
+    if how == "logout-all":
+        assert api_a.post("/api/auth/logout-all/", token=current["access"]).status_code == 200
+    else:
+        body = {"old_password": PASSWORD, "new_password": NEW_PASSWORD}
+        assert api_a.post("/api/auth/password/change/", body, current["access"]).status_code == 200
+        # The caller's own session keeps working.
+        kept = api_a.post("/api/auth/token/refresh/", {"refresh": current["refresh"]})
+        assert kept.status_code == HTTPStatus.OK
+    refused = api_a.post("/api/auth/token/refresh/", {"refresh": str(legacy)})
+    assert refused.status_code == HTTPStatus.UNAUTHORIZED
+
+
+def test_logging_out_with_a_token_someone_else_rotated_first_ends_the_session(api_a, alice):
+    pair = api_a.login("alice")
+    thief = api_a.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]}).json()
+    logout = api_a.post("/api/auth/token/blacklist/", {"refresh": pair["refresh"]})
+    assert logout.status_code == HTTPStatus.UNAUTHORIZED
+    assert me(api_a, thief["access"]) == HTTPStatus.UNAUTHORIZED
+    assert api_a.post("/api/auth/token/refresh/", {"refresh": thief["refresh"]}).status_code == 401
+
+
+def test_staff_cannot_end_a_superusers_sessions_whatever_its_role(
+    http_a, api_a, tenant_a, make_user
+):
+    make_user(tenant_a, "helper", role="staff")
+    root = make_user(tenant_a, "root")  # e.g. made by createsuperuser: customer role, superuser
+    with schema_context(tenant_a.schema_name):
+        User.objects.filter(pk=root.pk).update(is_superuser=True)
+    pair = api_a.login("root")
+    sign_in(http_a, "helper")
+    http_a.post(
+        "/admin/authapi/session/",
+        {"action": "end", "_selected_action": [claims(pair["access"])["sid"]]},
+    )
+    assert me(api_a, pair["access"]) == HTTPStatus.OK
