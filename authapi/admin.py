@@ -17,7 +17,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
@@ -137,7 +137,17 @@ class UserAdmin(RoleAwareAdmin, DjangoUserAdmin):
         services.user_save(user=obj)
 
 
-class OutstandingTokenAdmin(RoleAwareAdmin):
+class RecordAdmin(RoleAwareAdmin):
+    """Records the system makes (tokens, sessions): listed and acted on, never added or edited."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class OutstandingTokenAdmin(RecordAdmin):
     """Refresh tokens by id, user, created and expiry: never the token text (a staff user who
     could read it could refresh it and act as its owner)."""
 
@@ -151,12 +161,6 @@ class OutstandingTokenAdmin(RoleAwareAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OutstandingToken]:
         return super().get_queryset(request).select_related("blacklistedtoken")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return _is_staff(request)
@@ -179,19 +183,13 @@ class OutstandingTokenAdmin(RoleAwareAdmin):
             )
 
 
-class BlacklistedTokenAdmin(RoleAwareAdmin):
+class BlacklistedTokenAdmin(RecordAdmin):
     list_display = ["id", "token_user", "token_created_at", "blacklisted_at"]
     list_select_related = ["token__user"]
     list_filter = ["blacklisted_at"]
     search_fields = ["token__user__username"]
     ordering = ["-blacklisted_at"]
     fields = readonly_fields = ("id", "token_user", "token_created_at", "blacklisted_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -205,7 +203,7 @@ class BlacklistedTokenAdmin(RoleAwareAdmin):
         return obj.token.created_at
 
 
-class SessionAdmin(RoleAwareAdmin):
+class SessionAdmin(RecordAdmin):
     """Login sessions: who, since when, from where; staff may end them, except an admin's."""
 
     list_display = ("user", "created_at", "last_used_at", "expires_at", "ended_at", "end_reason")
@@ -226,23 +224,12 @@ class SessionAdmin(RoleAwareAdmin):
         "ip",
     )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_end_permission(self, request: HttpRequest) -> bool:
         return _is_staff(request)
 
     @admin.action(description="End selected sessions", permissions=["end"])
     def end(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
-        refused = 0
-        if not _is_admin(request):
-            admins = Q(user__role=Role.ADMIN) | Q(user__is_superuser=True)
-            refused = queryset.filter(admins, ended_at__isnull=True).count()
-            queryset = queryset.exclude(admins)
-        ended = sessions.sessions_end(sessions=queryset, reason=Session.EndReason.REVOKED)
+        ended, refused = sessions.sessions_revoke(actor=cast(User, request.user), sessions=queryset)
         self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
         if refused:
             self.message_user(

@@ -19,13 +19,14 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from authapi import selectors, tokens
-from authapi.models import Role, Session, User
+from authapi.models import Session, User
+from authapi.roles import admin_accounts, is_tenant_admin
 from authapi.tokens import invalid_token, token_for_client, user_for_token
 from core.errors import InvalidInput, NotAuthenticated, NotFound
 from tenants.models import Client
@@ -39,6 +40,7 @@ __all__ = [
     "session_start",
     "sessions_end",
     "sessions_end_all",
+    "sessions_revoke",
     "token_blacklist",
     "token_pair_obtain",
     "token_refresh_rotate",
@@ -184,6 +186,17 @@ def sessions_end(*, sessions: QuerySet[Session], reason: str) -> int:
     return ended
 
 
+def sessions_revoke(*, actor: User, sessions: QuerySet[Session]) -> tuple[int, int]:
+    """End `sessions` for `actor` (the tenant admin's action). Only an admin may end an admin
+    account's sessions. Returns (ended, refused as an admin's)."""
+    refused = 0
+    if not is_tenant_admin(actor):
+        protected = admin_accounts(via="user__")
+        refused = sessions.filter(protected, ended_at__isnull=True).count()
+        sessions = sessions.exclude(protected)
+    return sessions_end(sessions=sessions, reason=Session.EndReason.REVOKED), refused
+
+
 def session_end(*, user: User, session_id: str) -> None:
     """End one live session of `user`; any other id (ended, expired, someone else's): 404."""
     if not selectors.valid_session_id(session_id) or not sessions_end(
@@ -245,10 +258,10 @@ def tokens_revoke(*, actor: User, token_ids: list[int]) -> tuple[int, int]:
     if not token_ids:
         return 0, 0
     refused: set[int] = set()
-    if not (actor.is_superuser or actor.role == Role.ADMIN):
+    if not is_tenant_admin(actor):
         refused = set(
             OutstandingToken.objects.filter(id__in=token_ids)
-            .filter(Q(user__role=Role.ADMIN) | Q(user__is_superuser=True))
+            .filter(admin_accounts(via="user__"))
             .values_list("id", flat=True)
         )
     allowed = [pk for pk in token_ids if pk not in refused]

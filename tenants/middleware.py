@@ -25,11 +25,15 @@ class TenantMiddleware(TenantMainMiddleware):
     def hostname_from_request(request: HttpRequest) -> str:
         """The host as written, without its port. django-tenants strips a leading "www.",
         which would send a client onboarded as www.shadow.example to the owner of
-        shadow.example; a host here resolves to exactly the domain it names."""
-        return split_domain_port(request.get_host())[0]
+        shadow.example; a host here resolves to exactly the domain it names. A Host header that
+        is not even a valid host name names no domain: an unknown tenant (the JSON 404)."""
+        try:
+            return split_domain_port(request.get_host())[0]
+        except DisallowedHost:
+            return ""
 
     def get_tenant(self, domain_model: type[Domain], hostname: str) -> Client:
-        client = selectors.client_get_by_host(host=hostname.lower())
+        client = selectors.client_get_by_host(host=hostname.lower()) if hostname else None
         if client is None:
             raise domain_model.DoesNotExist
         return client
@@ -38,11 +42,6 @@ class TenantMiddleware(TenantMainMiddleware):
         return error_response(HTTPStatus.NOT_FOUND, "tenant_not_found", "Unknown tenant")
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        try:
-            request.get_host()
-        except DisallowedHost:
-            # A Host header that is not even a valid host name is, to us, an unknown tenant.
-            return self.no_tenant_found(request, "")
         response = super().process_request(request)
         if response is not None:
             return response
