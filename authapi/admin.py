@@ -1,11 +1,15 @@
-"""Admin for users and tokens.
+"""Admin for users, sessions and tokens.
 
-Platform site: the platform's own staff users. Tenant site: the tenant's users with their role,
-outstanding refresh tokens (with a "revoke" action) and blacklisted tokens (read-only).
+Platform site: the platform's own staff users. Tenant site: the tenant's users with their role
+(each user's page links to its sessions and API keys, and the user list can end all sessions or
+revoke all keys of the users selected), login sessions (with "end"), API keys (with "revoke"),
+outstanding refresh tokens (with "revoke") and blacklisted tokens (read-only). No page shows a
+token's or key's value: only ids, prefixes and dates.
 
 What each role may do in a tenant's admin:
 - admin: everything (superuser within its own schema);
-- staff: view users and tokens, and revoke refresh tokens; nothing else;
+- staff: view users, sessions and tokens; end sessions and revoke tokens and keys of non-admin
+  accounts; nothing else;
 - customer: cannot enter the admin.
 """
 
@@ -19,10 +23,12 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from authapi import selectors, services, sessions
-from authapi.models import Role, Session, User
+from authapi import api_tokens, selectors, services, sessions
+from authapi.models import ApiToken, Role, Session, User
 from core.admin_sites import platform_admin_site, tenant_admin_site
 
 
@@ -43,7 +49,12 @@ class RoleAwareAdmin(admin.ModelAdmin):
     into an oracle for a hash or a token, one character at a time.
     """
 
+    # Lookups allowed besides list_filter's: exact ids only (the user page's links).
+    extra_lookups: tuple[str, ...] = ()
+
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if lookup in self.extra_lookups:
+            return True
         allowed = {f[0] if isinstance(f, (tuple, list)) else f for f in self.list_filter}
         return lookup.split("__", 1)[0] in allowed and super().lookup_allowed(
             lookup, value, request
@@ -119,6 +130,7 @@ class UserAdmin(RoleAwareAdmin, DjangoUserAdmin):
         ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
         ("Access", {"fields": ["role", "is_active"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
+        ("Sessions and API keys", {"fields": ["credentials"]}),
     ]
     add_fieldsets = [
         (
@@ -129,7 +141,61 @@ class UserAdmin(RoleAwareAdmin, DjangoUserAdmin):
             },
         ),
     ]
-    readonly_fields = ["last_login", "date_joined"]
+    readonly_fields = ["last_login", "date_joined", "credentials"]
+    actions = ["end_sessions", "revoke_api_tokens"]
+
+    @admin.display(description="sessions and API keys")
+    def credentials(self, obj: User) -> str:
+        if obj.pk is None or self.admin_site is not tenant_admin_site:
+            return "-"
+        live = selectors.session_list_active(user=obj).count()
+        keys = selectors.api_token_list(user=obj).count()
+        return format_html(
+            '<a href="{}?user__id__exact={}">{} live session(s)</a> · '
+            '<a href="{}?user__id__exact={}">{} API key(s)</a>',
+            reverse("tenant_admin:authapi_session_changelist"),
+            obj.pk,
+            live,
+            reverse("tenant_admin:authapi_apitoken_changelist"),
+            obj.pk,
+            keys,
+        )
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if self.admin_site is not tenant_admin_site:  # platform staff have no sessions or keys
+            actions.pop("end_sessions", None)
+            actions.pop("revoke_api_tokens", None)
+        return actions
+
+    def has_end_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request)
+
+    @admin.action(description="End every session of the selected users", permissions=["end"])
+    def end_sessions(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        _report(
+            self,
+            request,
+            sessions.sessions_revoke(
+                actor=cast(User, request.user),
+                sessions=Session.objects.filter(user__in=queryset),
+            ),
+            "Ended {} session(s).",
+            "{} session(s) of admin accounts were not ended: only an admin may.",
+        )
+
+    @admin.action(description="Revoke every API key of the selected users", permissions=["end"])
+    def revoke_api_tokens(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        _report(
+            self,
+            request,
+            api_tokens.api_tokens_revoke(
+                actor=cast(User, request.user),
+                tokens=ApiToken.objects.filter(user__in=queryset),
+            ),
+            "Revoked {} API key(s).",
+            "{} API key(s) of admin accounts were not revoked: only an admin may.",
+        )
 
     def save_model(
         self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool
@@ -203,12 +269,25 @@ class BlacklistedTokenAdmin(RecordAdmin):
         return obj.token.created_at
 
 
+def _report(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    counts: tuple[int, int],
+    done: str,
+    refused: str,
+) -> None:
+    model_admin.message_user(request, done.format(counts[0]), messages.SUCCESS)
+    if counts[1]:
+        model_admin.message_user(request, refused.format(counts[1]), messages.WARNING)
+
+
 class SessionAdmin(RecordAdmin):
     """Login sessions: who, since when, from where; staff may end them, except an admin's."""
 
     list_display = ("user", "created_at", "last_used_at", "expires_at", "ended_at", "end_reason")
     list_select_related = ["user"]
     list_filter = ["end_reason", "expires_at"]
+    extra_lookups = ("user__id__exact",)
     search_fields = ["user__username"]
     ordering = ["-created_at"]
     actions = ["end"]
@@ -229,14 +308,51 @@ class SessionAdmin(RecordAdmin):
 
     @admin.action(description="End selected sessions", permissions=["end"])
     def end(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
-        ended, refused = sessions.sessions_revoke(actor=cast(User, request.user), sessions=queryset)
-        self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
-        if refused:
-            self.message_user(
-                request,
-                f"{refused} session(s) of admin accounts were not ended: only an admin may.",
-                messages.WARNING,
-            )
+        _report(
+            self,
+            request,
+            sessions.sessions_revoke(actor=cast(User, request.user), sessions=queryset),
+            "Ended {} session(s).",
+            "{} session(s) of admin accounts were not ended: only an admin may.",
+        )
+
+
+class ApiTokenAdmin(RecordAdmin):
+    """API keys by name, prefix, user and dates: never the key (only its digest is stored, and
+    that is not shown either). Staff may revoke them, except an admin's."""
+
+    list_display = ("name", "prefix", "user", "created_at", "last_used_at", "expires_at")
+    list_select_related = ["user"]
+    list_filter = ["expires_at"]
+    extra_lookups = ("user__id__exact",)
+    search_fields = ["user__username", "name"]
+    ordering = ["-created_at"]
+    actions = ["revoke"]
+    fields = readonly_fields = (
+        "id",
+        "name",
+        "prefix",
+        "user",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+    )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # through "revoke", which keeps staff off admins' keys
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request)
+
+    @admin.action(description="Revoke (delete) selected API keys", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        _report(
+            self,
+            request,
+            api_tokens.api_tokens_revoke(actor=cast(User, request.user), tokens=queryset),
+            "Revoked {} API key(s).",
+            "{} API key(s) of admin accounts were not revoked: only an admin may.",
+        )
 
 
 platform_admin_site.register(User, UserAdmin)
@@ -244,3 +360,4 @@ tenant_admin_site.register(User, UserAdmin)
 tenant_admin_site.register(OutstandingToken, OutstandingTokenAdmin)
 tenant_admin_site.register(BlacklistedToken, BlacklistedTokenAdmin)
 tenant_admin_site.register(Session, SessionAdmin)
+tenant_admin_site.register(ApiToken, ApiTokenAdmin)

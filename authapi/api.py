@@ -14,11 +14,14 @@ from ninja import Field as NinjaField
 from ninja import Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
-from authapi import selectors, services, sessions
-from authapi.auth import TenantJWTAuth, bearer_user
-from authapi.models import Session, User
+from authapi import api_tokens, selectors, services, sessions
+from authapi.auth import CREDENTIALS, BearerAuth, request_user
+from authapi.models import ApiToken, Session, User
 from authapi.schemas import (
     AccountOut,
+    ApiTokenCreatedOut,
+    ApiTokenCreateIn,
+    ApiTokenOut,
     AuthTestOut,
     DetailOut,
     EmptyOut,
@@ -36,6 +39,8 @@ from authapi.schemas import (
     UserOut,
     VerifyIn,
 )
+from core.clientip import client_ip
+from core.errors import InvalidInput, PermissionDenied
 from tenants.requests import TenantRequest
 
 __all__ = ["router"]
@@ -43,11 +48,15 @@ __all__ = ["router"]
 
 class AuthenticatedRequest(TenantRequest):
     auth: User
-    session_id: str | None  # of the access token (None: issued before sessions existed)
+    session_id: str | None  # of the access token (None: a Token key, or from before sessions)
+    api_token: ApiToken | None  # the key of a `Token` request
 
 
 router = Router(tags=["auth"])
-jwt_auth = TenantJWTAuth()
+# Every route that takes a Bearer access token takes a Token API key too (SPEC §7).
+jwt_auth = CREDENTIALS
+bearer_only = BearerAuth(only=True)
+_CREDENTIALS_OPTIONAL: dict[str, Any] = {"security": [{}, {"BearerAuth": []}, {"TokenAuth": []}]}
 
 _ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
 # Routes that read a JSON body may also answer 413 (too large) and 415 (not JSON):
@@ -72,7 +81,7 @@ def _routes(method: str, canonical: str, aliases: list[str], **kwargs: Any) -> A
 
 def _client_info(request: TenantRequest) -> sessions.ClientInfo:
     return sessions.ClientInfo(
-        user_agent=request.headers.get("User-Agent", ""), ip=request.META.get("REMOTE_ADDR")
+        user_agent=request.headers.get("User-Agent", ""), ip=client_ip(request)
     )
 
 
@@ -126,10 +135,18 @@ def verify(request: TenantRequest, payload: VerifyIn) -> dict[str, object]:
     "/api/auth/token/blacklist/",
     ["/api/token/blacklist/", "/api/logout/", "/auth/token/blacklist/"],
     response={200: DetailOut, **_BODY_ERRORS},
-    summary="Log out: blacklist a refresh token and end its session",
+    summary="Log out: blacklist a refresh token and end its session (or, sent with "
+    "`Authorization: Token …` and no refresh token, delete that API key)",
+    openapi_extra={"security": [{}, {"TokenAuth": []}]},
 )
 def logout(request: TenantRequest, payload: LogoutIn) -> dict[str, str]:
-    sessions.token_blacklist(client=request.tenant, raw=payload.refresh)
+    if payload.refresh is not None:
+        sessions.token_blacklist(client=request.tenant, raw=payload.refresh)
+    elif request.headers.get("Authorization", "").lower().startswith("token "):
+        request_user(request)  # a valid key of this tenant, else 401
+        api_tokens.api_token_logout(record=request.api_token)  # type: ignore[attr-defined]
+    else:
+        raise InvalidInput.field("refresh", "Field required")
     return {"detail": "Logged out"}
 
 
@@ -139,12 +156,12 @@ def logout(request: TenantRequest, payload: LogoutIn) -> dict[str, str]:
     ["/api/register/", "/auth/register/"],
     response={201: RegisterOut, **_LIMITED_ERRORS},
     summary="Register an account (staff and admin need an admin's Bearer token)",
-    openapi_extra={"security": [{}, {"TenantJWTAuth": []}]},
+    openapi_extra=_CREDENTIALS_OPTIONAL,
 )
 def register(request: TenantRequest, payload: RegisterIn) -> Status:
     issued = services.user_register(
         client=request.tenant,
-        actor=bearer_user(request),
+        actor=request_user(request),
         username=payload.username,
         email=payload.email,
         password=payload.password,
@@ -246,7 +263,7 @@ def logout_all(request: AuthenticatedRequest) -> dict[str, object]:
 
 @router.post(
     "/api/auth/password/change/",
-    auth=jwt_auth,
+    auth=bearer_only,
     response={200: DetailOut, **_BODY_ERRORS},
     summary="Change my password; every other session of mine ends",
 )
@@ -258,3 +275,54 @@ def password_change(request: AuthenticatedRequest, payload: PasswordChangeIn) ->
         new=payload.new_password,
     )
     return {"detail": "Password changed"}
+
+
+@router.post(
+    "/api/auth/api-tokens/",
+    response={201: ApiTokenCreatedOut, **_LIMITED_ERRORS},
+    summary="Make an API key (with a Bearer, or with username and password); shown once",
+    openapi_extra={"security": [{}, {"BearerAuth": []}]},
+)
+def api_token_create(request: TenantRequest, payload: ApiTokenCreateIn) -> Status:
+    user = request_user(request)
+    if user is not None:
+        if getattr(request, "api_token", None) is not None:
+            raise PermissionDenied("API keys are made with a login (Bearer), not with a key")
+        if payload.name is None:
+            raise InvalidInput.field("name", "Field required")
+        issued = api_tokens.api_token_create(
+            user=user, name=payload.name, expires_in_days=payload.expires_in_days
+        )
+    else:
+        missing = [f for f in ("username", "password") if getattr(payload, f) is None]
+        if missing:
+            raise InvalidInput([{"field": f, "message": "Field required"} for f in missing])
+        issued = api_tokens.api_token_create_with_password(
+            login=payload.username or "",
+            password=payload.password or "",
+            name=payload.name,
+            expires_in_days=payload.expires_in_days,
+        )
+    return Status(HTTPStatus.CREATED, issued)
+
+
+@router.get(
+    "/api/auth/api-tokens/",
+    auth=jwt_auth,
+    response={200: list[ApiTokenOut], **_ERRORS},
+    summary="My API keys (never their value), newest first",
+)
+@paginate(ListPage)
+def api_token_list(request: AuthenticatedRequest) -> QuerySet[ApiToken]:
+    return selectors.api_token_list(user=request.auth)
+
+
+@router.delete(
+    "/api/auth/api-tokens/{token_id}/",
+    auth=jwt_auth,
+    response={204: None, 404: ErrorOut, **_ERRORS},
+    summary="Delete one of my API keys",
+)
+def api_token_delete(request: AuthenticatedRequest, token_id: int) -> Status:
+    api_tokens.api_token_delete(user=request.auth, token_id=token_id)
+    return Status(HTTPStatus.NO_CONTENT, None)

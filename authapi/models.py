@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models.functions import Lower
 
-__all__ = ["Role", "Session", "User"]
+__all__ = ["ApiToken", "Role", "Session", "User"]
 
 
 class Role(models.TextChoices):
@@ -43,6 +43,7 @@ class Session(models.Model):
         REUSE = "refresh_reuse", "Refresh token reused"
         REVOKED = "revoked", "Revoked in the admin"
         PASSWORD_CHANGED = "password_changed", "Password changed"
+        DEACTIVATED = "user_deactivated", "User deactivated"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
@@ -62,7 +63,41 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="authapi_session_user_idx"),
             models.Index(fields=["expires_at"], name="authapi_session_expires_idx"),
+            # The purge's second pass: ended sessions, oldest first (few of all rows).
+            models.Index(
+                fields=["ended_at"],
+                condition=models.Q(ended_at__isnull=False),
+                name="authapi_session_ended_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Session {self.pk} of {self.user_id}"
+
+
+class ApiToken(models.Model):
+    """A static API key (`Authorization: Token tat_…`, SPEC §7) of one user of this schema.
+
+    Only the key's SHA-256 is kept (`digest`): the key is shown once, when it is made. The key
+    is 32 random bytes, so a plain digest is as good as a slow hash here and costs a microsecond
+    per request. `prefix` (the first characters) lets its owner tell keys apart in a list.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=80, unique=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="authapi_apitoken_user_idx"),
+            models.Index(fields=["expires_at"], name="authapi_apitoken_expires_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

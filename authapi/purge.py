@@ -1,4 +1,5 @@
-"""Purge of expired outstanding tokens (and their blacklist rows), one schema at a time.
+"""Purge of expired outstanding tokens (and their blacklist rows), of sessions past their
+lifetime or long ended, and of expired API keys, one schema at a time.
 
 Shared by the Celery tasks (authapi.tasks) and `manage.py purge_expired_tokens`.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -99,14 +100,29 @@ _NO_EDGE_ID = 2**63 - 1
 _COUNT_EXPIRED_SQL = "SELECT count(*) FROM token_blacklist_outstandingtoken WHERE expires_at < %s"
 
 
-# Sessions past their absolute lifetime (ended or not: an ended one is kept until then, for the
-# admin's list), oldest first through the expires_at index, a batch per statement.
-_PURGE_SESSIONS_SQL = """
+# Sessions and API keys, a batch per statement, each through its own index:
+# - sessions past their absolute lifetime;
+# - sessions ended longer ago than a refresh token lives: every token of one has expired by
+#   then, and its record has gone in this purge's first part (until then the admin lists it
+#   with why it ended);
+# - API keys past their expiry.
+_PURGE_ROWS_SQL = {
+    "sessions": """
 DELETE FROM authapi_session WHERE id IN (
     SELECT id FROM authapi_session WHERE expires_at < %(now)s
     ORDER BY expires_at LIMIT %(batch_size)s
-)
-"""
+)""",
+    "ended_sessions": """
+DELETE FROM authapi_session WHERE id IN (
+    SELECT id FROM authapi_session WHERE ended_at < %(ended_before)s
+    ORDER BY ended_at LIMIT %(batch_size)s
+)""",
+    "api_tokens": """
+DELETE FROM authapi_apitoken WHERE id IN (
+    SELECT id FROM authapi_apitoken WHERE expires_at < %(now)s
+    ORDER BY expires_at LIMIT %(batch_size)s
+)""",
+}
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,7 @@ class PurgeResult:
     outstanding_deleted: int
     blacklisted_deleted: int
     sessions_deleted: int = 0
+    api_tokens_deleted: int = 0
 
     def as_dict(self) -> dict[str, str | int]:
         return asdict(self)
@@ -156,8 +173,9 @@ def tokens_purge_expired(
     progress: Callable[[int, int], None] | None = None,
 ) -> PurgeResult:
     """Delete the outstanding tokens of `schema_name` that expired before `now`, and their
-    blacklist rows, then the sessions past their lifetime, in batches of `batch_size`. Never a
-    live token or session, never another schema's row.
+    blacklist rows, then the sessions past their lifetime or ended longer ago than a refresh
+    token lives, and the expired API keys, in batches of `batch_size`. Never a live token, key
+    or session, never another schema's row.
 
     `now` is fixed at the start, so tokens expiring during the purge wait for the next one.
     `progress(outstanding, blacklisted)` is called after every batch with that batch's counts.
@@ -191,13 +209,26 @@ def tokens_purge_expired(
                 progress(batch_outstanding, batch_blacklisted)
             if not more:  # no token expired before `now` lies beyond this batch's range
                 break
-        sessions = 0
-        while True:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
-                cursor.execute(_PURGE_SESSIONS_SQL, {"now": now, "batch_size": batch_size})
-                deleted = cursor.rowcount
-            sessions += deleted
-            if deleted < batch_size:
-                break
-    return PurgeResult(schema_name, outstanding, blacklisted, sessions)
+        refresh_lifetime: timedelta = settings.NINJA_JWT["REFRESH_TOKEN_LIFETIME"]
+        params = {"now": now, "ended_before": now - refresh_lifetime, "batch_size": batch_size}
+        rows = {kind: _purge_rows(sql, params, batch_size) for kind, sql in _PURGE_ROWS_SQL.items()}
+    return PurgeResult(
+        schema_name,
+        outstanding,
+        blacklisted,
+        rows["sessions"] + rows["ended_sessions"],
+        rows["api_tokens"],
+    )
+
+
+def _purge_rows(sql: str, params: dict[str, datetime | int], batch_size: int) -> int:
+    """Run one batch statement until a batch comes back short; how many rows it deleted."""
+    deleted = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
+            cursor.execute(sql, params)
+            batch = cursor.rowcount
+        deleted += batch
+        if batch < batch_size:
+            return deleted

@@ -14,6 +14,9 @@ from core.errors import NUL_MESSAGE
 
 __all__ = [
     "AccountOut",
+    "ApiTokenCreateIn",
+    "ApiTokenCreatedOut",
+    "ApiTokenOut",
     "AuthTestOut",
     "DetailOut",
     "EmptyOut",
@@ -97,7 +100,8 @@ class EmptyOut(Schema):
 
 
 class LogoutIn(In):
-    refresh: str = _TOKEN
+    # Optional only for a logout made with `Authorization: Token …` (it deletes that key).
+    refresh: str | None = Field(None, min_length=1, max_length=4096)
 
 
 class DetailOut(Schema):
@@ -207,3 +211,33 @@ class AccountOut(Schema):
     role: str
     is_active: bool
     date_joined: datetime
+
+
+class ApiTokenCreateIn(In):
+    """With a Bearer: `name` (and `expires_in_days`). Without credentials: `username` and
+    `password` as at login (DRF's obtain-token), `name` optional."""
+
+    name: str | None = Field(None, min_length=1, max_length=100)
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+    username: str | None = Field(None, min_length=1, max_length=254)
+    password: str | None = Field(None, min_length=1, max_length=4096)
+
+
+class ApiTokenOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+
+
+class ApiTokenCreatedOut(Schema):
+    """From api_tokens.IssuedApiToken: `token` is shown here only, never again."""
+
+    id: int = Field(..., alias="record.pk")
+    name: str = Field(..., alias="record.name")
+    token: str = Field(..., alias="key")
+    prefix: str = Field(..., alias="record.prefix")
+    created_at: datetime = Field(..., alias="record.created_at")
+    expires_at: datetime | None = Field(None, alias="record.expires_at")

@@ -10,13 +10,15 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from authapi.models import Role, Session, User
+from authapi.models import ApiToken, Role, Session, User
 from core.errors import FieldError, PermissionDenied
 from core.hotpath.cached import cached
 from core.tenancy import current_schema_name, dangerously_in_schema
 
 __all__ = [
     "account_list",
+    "api_token_get_by_digest",
+    "api_token_list",
     "dangerously_user_count",
     "login_conflicts",
     "login_normalize",
@@ -119,6 +121,23 @@ def session_list_active(*, user: User) -> QuerySet[Session]:
     return Session.objects.filter(
         user=user, ended_at__isnull=True, expires_at__gt=timezone.now()
     ).order_by("-created_at", "-id")
+
+
+@cached(
+    "api_tokens",
+    model=ApiToken,
+    key=lambda *, digest: f"{current_schema_name()}:{digest}",
+    max_entries=settings.USER_CACHE_SIZE,
+)
+def api_token_get_by_digest(*, digest: str) -> ApiToken | None:
+    """The API key of the current schema whose digest is `digest` (expired or not: callers
+    check), or None. None once warm costs no SQL (core.hotpath)."""
+    return ApiToken.objects.filter(digest=digest).first()
+
+
+def api_token_list(*, user: User) -> QuerySet[ApiToken]:
+    """The user's API keys that have not expired, newest first."""
+    return ApiToken.objects.filter(user=user).exclude(expires_at__lte=timezone.now())
 
 
 def dangerously_user_count(*, schema_name: str) -> int:

@@ -35,6 +35,7 @@ __all__ = [
     "NO_CLIENT_INFO",
     "ClientInfo",
     "IssuedTokens",
+    "credentials_check",
     "password_change",
     "session_end",
     "session_start",
@@ -88,18 +89,24 @@ def session_start(*, user: User, client: Client, info: ClientInfo) -> IssuedToke
         return _issue(user, client, session)
 
 
-def token_pair_obtain(
-    *, client: Client, login: str, password: str, info: ClientInfo = NO_CLIENT_INFO
-) -> IssuedTokens:
-    """Log in by username or email: a new session. Unknown user, wrong password and inactive
-    user are the same 401, and the password hasher runs in every case so timing tells them apart
-    no better."""
+def credentials_check(*, login: str, password: str) -> User:
+    """The active user that `login` (username or email) and `password` name. Unknown user,
+    wrong password and inactive user are the same 401, and the password hasher runs in every
+    case so timing tells them apart no better."""
     user = selectors.user_get_by_login(login=login)
     if user is None:
         User().set_password(password)  # same hashing work as a real check
         raise _no_active_account()
     if not user.check_password(password) or not user.is_active:
         raise _no_active_account()
+    return user
+
+
+def token_pair_obtain(
+    *, client: Client, login: str, password: str, info: ClientInfo = NO_CLIENT_INFO
+) -> IssuedTokens:
+    """Log in by username or email (credentials_check): a new session."""
+    user = credentials_check(login=login, password=password)
     user.last_login = timezone.now()
     with transaction.atomic():  # one commit (one WAL flush) for every write of a login
         user.save(update_fields=["last_login"])

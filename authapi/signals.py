@@ -4,6 +4,8 @@
 - A password set any way but the password-change route (the tenant admin, `changepassword`,
   a script): every session of that user ends; the route keeps the caller's own.
 - A session saved or deleted (not created): every process forgets its cached answer.
+- A user deactivated: every session of that user ends (reactivating does not revive them).
+- An API key saved or deleted (its user's deletion included): every process forgets it.
 """
 
 from typing import Any
@@ -12,7 +14,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from authapi import selectors, sessions
-from authapi.models import Session, User
+from authapi.models import ApiToken, Session, User
 
 
 @receiver(pre_save, sender=User)
@@ -30,6 +32,10 @@ def _user_saved(instance: User, **_: Any) -> None:
         keep = getattr(instance, "_keep_session_id", None)
         instance._keep_session_id = None  # type: ignore[attr-defined]
         sessions.sessions_end_for_password(user=instance, keep=keep)
+    if not instance.is_active:  # one UPDATE that ends nothing once they are all ended
+        sessions.sessions_end(
+            sessions=Session.objects.filter(user=instance), reason=Session.EndReason.DEACTIVATED
+        )
 
 
 @receiver(post_delete, sender=User)
@@ -46,3 +52,9 @@ def _session_saved(instance: Session, created: bool, **_: Any) -> None:
 @receiver(post_delete, sender=Session)
 def _session_deleted(instance: Session, **_: Any) -> None:
     selectors.session_get_live.invalidate(sid=str(instance.pk))
+
+
+@receiver(post_save, sender=ApiToken)
+@receiver(post_delete, sender=ApiToken)
+def _api_token_changed(instance: ApiToken, **_: Any) -> None:
+    selectors.api_token_get_by_digest.invalidate(digest=instance.digest)

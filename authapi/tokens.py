@@ -8,12 +8,15 @@ and type only). Blacklist checks are explicit steps in authapi.services.
 
 `token_for_client` is the chokepoint every token passes: it refuses a token of another client
 exactly like a forged one, and insists that the database connection is in that client's schema,
-so no token is ever checked against another tenant's rows.
+so no token is ever checked against another tenant's rows. `api_token_for_client` is the same
+chokepoint for static API keys (`Authorization: Token tat_…`), which live in their client's
+schema: a key of another client is simply not there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 
 from django.utils import timezone
 from ninja_jwt.exceptions import TokenError
@@ -22,7 +25,7 @@ from ninja_jwt.tokens import AccessToken, RefreshToken, Token
 from ninja_jwt.utils import aware_utcnow, datetime_from_epoch, datetime_to_epoch
 
 from authapi import selectors
-from authapi.models import Session, User
+from authapi.models import ApiToken, Session, User
 from core import hotpath
 from core.errors import NotAuthenticated
 from core.hotpath.memo import VerifiedMemo
@@ -35,6 +38,7 @@ __all__ = [
     "TenantMismatch",
     "Token",
     "TokenError",
+    "api_token_for_client",
     "decode",
     "invalid_token",
     "issue_pair",
@@ -48,6 +52,9 @@ CLIENT_ID = "client_id"
 CLIENT_NAME = "client_name"
 SESSION_ID = "sid"
 MAX_TOKEN_LENGTH = 4096
+API_KEY_PREFIX = "tat_"
+# "tat_" and 32 or more random bytes, url-safe base64 without padding (43+ characters).
+_API_KEY = re.compile(r"tat_[A-Za-z0-9_-]{43,96}")
 
 
 class ClientRefreshToken(RefreshToken):
@@ -124,13 +131,17 @@ def decode(raw: object, token_class: type[Token]) -> Token:
     return token
 
 
-def token_for_client(raw: object, token_class: type[Token], client: Client) -> Token:
-    """Decode `raw` as `token_class` and insist it was issued for `client`, the client whose
-    schema the connection is in."""
+def _check_schema(client: Client) -> None:
     if current_schema_name() != client.schema_name:
         raise TenantMismatch(
             f"token of client {client.pk} checked in schema {current_schema_name()!r}"
         )
+
+
+def token_for_client(raw: object, token_class: type[Token], client: Client) -> Token:
+    """Decode `raw` as `token_class` and insist it was issued for `client`, the client whose
+    schema the connection is in."""
+    _check_schema(client)
     try:
         token = decode(raw, token_class)
     except TokenError:
@@ -162,3 +173,18 @@ def session_id_of(token: Token) -> str | None:
     sessions existed."""
     sid = token.payload.get(SESSION_ID)
     return sid if isinstance(sid, str) else None
+
+
+def api_token_for_client(raw: str, client: Client) -> tuple[ApiToken, User]:
+    """The live API key `raw` of `client` and its active user; else 401 like a bad Bearer (a
+    malformed, unknown, deleted or expired key, another client's key, an inactive user)."""
+    _check_schema(client)
+    if not _API_KEY.fullmatch(raw):
+        raise invalid_token()
+    key = selectors.api_token_get_by_digest(digest=token_digest(raw))
+    if key is None or (key.expires_at is not None and key.expires_at <= timezone.now()):
+        raise invalid_token()
+    user = selectors.user_get_active(user_id=key.user_id)
+    if user is None:
+        raise invalid_token()
+    return key, user

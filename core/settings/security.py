@@ -3,6 +3,10 @@
 https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 """
 
+import ipaddress
+
+from django.core.exceptions import ImproperlyConfigured
+
 from core.settings.base import DEBUG
 from core.settings.environment import env_bool, env_int, env_list
 
@@ -28,3 +32,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 # Health probes come over plain HTTP from the orchestrator.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# Proxies (CIDRs, comma-separated) whose X-Forwarded-For is believed: the client IP recorded on
+# sessions (and counted by login protection) is the address the nearest trusted proxy appended;
+# from any other peer the header is ignored (core.clientip). Default none: REMOTE_ADDR.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP network") from None

@@ -71,6 +71,7 @@ def test_real_worker_purges_expired_rows_in_every_schema_and_keeps_live_ones(
             "outstanding_deleted": expired,
             "blacklisted_deleted": len(range(0, expired, 3)),
             "sessions_deleted": 0,
+            "api_tokens_deleted": 0,
         }
         left = counts(schema)
         assert left["expired"] == 0
@@ -212,6 +213,7 @@ def test_purge_of_an_unknown_schema_is_skipped_not_retried(eager_celery):
         "outstanding_deleted": 0,
         "blacklisted_deleted": 0,
         "sessions_deleted": 0,
+        "api_tokens_deleted": 0,
     }
 
 

@@ -242,8 +242,9 @@ def test_openapi_document_is_valid_for_openapi_spec_validator(api_a):
 def test_openapi_document_says_how_to_call_each_operation(api_a):
     doc = api_a.get("/api/openapi.json").json()
     assert doc["servers"] and all(s["url"] for s in doc["servers"])
-    (scheme,) = doc["components"]["securitySchemes"].values()
-    assert scheme == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    schemes = doc["components"]["securitySchemes"]
+    assert set(schemes) == {"BearerAuth", "TokenAuth"}
+    assert schemes["BearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     operation_ids = []
     for path, item in doc["paths"].items():
         for method, op in item.items():
@@ -260,12 +261,21 @@ def test_openapi_document_says_how_to_call_each_operation(api_a):
         "/api/auth/token/",
         "/api/auth/token/refresh/",
         "/api/auth/token/verify/",
-        "/api/auth/token/blacklist/",
     }
     for path in anonymous:
         assert doc["paths"][path]["post"]["security"] == []
+    # Logout takes a refresh token in the body, or deletes the API key it is sent with.
+    assert doc["paths"]["/api/auth/token/blacklist/"]["post"]["security"] == [{}, {"TokenAuth": []}]
     assert {} in doc["paths"]["/api/auth/register/"]["post"]["security"]  # token optional
-    assert doc["paths"]["/api/user/"]["get"]["security"] == [{"TenantJWTAuth": []}]
+    assert doc["paths"]["/api/user/"]["get"]["security"] == [{"BearerAuth": []}, {"TokenAuth": []}]
+    token_scheme = doc["components"]["securitySchemes"]["TokenAuth"]
+    assert token_scheme == {
+        **token_scheme,
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+    }
+    assert doc["paths"]["/api/auth/password/change/"]["post"]["security"] == [{"BearerAuth": []}]
 
 
 def test_register_schema_documents_what_the_route_refuses(api_a):

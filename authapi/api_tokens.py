@@ -1,0 +1,129 @@
+"""Static API keys (SPEC §7, `Authorization: Token tat_…`): the DRF TokenAuthentication pattern,
+done safely. A key is 32 random bytes shown once, when it is made; only its SHA-256 is stored.
+A key is bound to one user of one client (it lives in that client's schema), may expire, dies
+with its user, and is deleted by its owner, a tenant admin or a logout made with it.
+
+Checking a key is authapi.tokens.api_token_for_client (the tenant chokepoint); everything here
+runs in the schema the connection is set to.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import DatabaseError
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from authapi import sessions
+from authapi.models import ApiToken, User
+from authapi.roles import admin_accounts, is_tenant_admin
+from authapi.tokens import API_KEY_PREFIX, token_digest
+from core.errors import NotFound
+
+__all__ = [
+    "IssuedApiToken",
+    "api_token_create",
+    "api_token_create_with_password",
+    "api_token_delete",
+    "api_token_logout",
+    "api_token_touch",
+    "api_tokens_revoke",
+]
+
+log = logging.getLogger(__name__)
+
+_KEY_BYTES = 32
+_PREFIX_LENGTH = len(API_KEY_PREFIX) + 8
+DEFAULT_NAME = "API token"
+# `last_used_at` is written at most this often per key: at every use it would turn each read
+# request into a write.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedApiToken:
+    record: ApiToken
+    key: str  # shown to its owner once, never stored
+
+
+def api_token_create(
+    *, user: User, name: str | None, expires_in_days: int | None = None
+) -> IssuedApiToken:
+    """A new key for `user`, valid for `expires_in_days` days (or until deleted)."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(_KEY_BYTES)
+    now = timezone.now()
+    record = ApiToken.objects.create(
+        user=user,
+        name=(name or DEFAULT_NAME).strip() or DEFAULT_NAME,
+        prefix=key[:_PREFIX_LENGTH],
+        digest=token_digest(key),
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    log.info("event=api_token_created user_id=%s token_id=%s", user.pk, record.pk)
+    return IssuedApiToken(record=record, key=key)
+
+
+def api_token_create_with_password(
+    *, login: str, password: str, name: str | None, expires_in_days: int | None = None
+) -> IssuedApiToken:
+    """DRF's obtain-token flow: a key for the user these credentials log in (the same 401 as a
+    failed login otherwise)."""
+    user = sessions.credentials_check(login=login, password=password)
+    return api_token_create(user=user, name=name, expires_in_days=expires_in_days)
+
+
+def api_token_delete(*, user: User, token_id: int) -> None:
+    """Delete one key of `user`; any other id (someone else's, gone): 404."""
+    deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
+    if not deleted:
+        raise NotFound("No such API token")
+    log.info("event=api_token_revoked user_id=%s token_id=%s", user.pk, token_id)
+
+
+def api_tokens_revoke(*, actor: User, tokens: QuerySet[ApiToken]) -> tuple[int, int]:
+    """Delete `tokens` for `actor` (the tenant admin's action). Only an admin may revoke an
+    admin account's keys. Returns (revoked, refused as an admin's)."""
+    refused = 0
+    if not is_tenant_admin(actor):
+        protected = admin_accounts(via="user__")
+        refused = tokens.filter(protected).count()
+        tokens = tokens.exclude(protected)
+    revoked = tokens.delete()[1].get(ApiToken._meta.label, 0)
+    return revoked, refused
+
+
+# Per process: when each key's last_used_at was last written (monotonic seconds), so a busy key
+# costs one UPDATE a minute per process, and the UPDATE's own condition makes it one a minute.
+_touched: dict[int, float] = {}
+_TOUCHED_MAX = 100_000
+
+
+def api_token_touch(record: ApiToken) -> None:
+    """Note that `record` was used now, at most once a minute (never fails the request)."""
+    now = time.monotonic()
+    last = _touched.get(record.pk)
+    if last is not None and now - last < TOUCH_EVERY.total_seconds():
+        return
+    if len(_touched) >= _TOUCHED_MAX:
+        _touched.clear()
+    _touched[record.pk] = now
+    wall = timezone.now()
+    try:
+        # update(): no signal, so the cached key (which does not show last_used_at) stays warm.
+        ApiToken.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=wall - TOUCH_EVERY), pk=record.pk
+        ).update(last_used_at=wall)
+    except DatabaseError:
+        log.warning("event=api_token_touch_failed token_id=%s", record.pk, exc_info=True)
+
+
+def api_token_logout(*, record: ApiToken) -> None:
+    """A logout made with the key itself: the key is deleted."""
+    ApiToken.objects.filter(pk=record.pk).delete()  # authapi.signals drops the cached key
+    log.info("event=api_token_revoked user_id=%s token_id=%s", record.user_id, record.pk)
