@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import cast
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -209,8 +210,12 @@ def tokens_purge_expired(
                 progress(batch_outstanding, batch_blacklisted)
             if not more:  # no token expired before `now` lies beyond this batch's range
                 break
-        refresh_lifetime: timedelta = settings.NINJA_JWT["REFRESH_TOKEN_LIFETIME"]
-        params = {"now": now, "ended_before": now - refresh_lifetime, "batch_size": batch_size}
+        refresh_lifetime = cast(timedelta, settings.NINJA_JWT["REFRESH_TOKEN_LIFETIME"])
+        params: dict[str, datetime | int] = {
+            "now": now,
+            "ended_before": now - refresh_lifetime,
+            "batch_size": batch_size,
+        }
         rows = {kind: _purge_rows(sql, params, batch_size) for kind, sql in _PURGE_ROWS_SQL.items()}
     return PurgeResult(
         schema_name,
