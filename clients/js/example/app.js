@@ -97,6 +97,8 @@ $("login").addEventListener("click", () => run("login", async () => {
 }));
 
 $("load-user").addEventListener("click", loadUser);
+// Enter in a field logs in (the form itself is never submitted).
+$("account").addEventListener("submit", (e) => { e.preventDefault(); $("login").click(); });
 
 $("refresh").addEventListener("click", () => run("refresh", async () => {
   const ok = await client.refresh();

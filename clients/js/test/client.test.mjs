@@ -359,3 +359,16 @@ test("a JSON string body gets Content-Type: application/json", async () => {
   assert.equal(r.status, 201);
   assert.equal(server.calls.at(-1).headers.get("Content-Type"), "application/json");
 });
+
+test("cookie mode: register logs in through /api/auth/cookie/register/", async () => {
+  const server = createFakeServer();
+  const client = createAuthClient({ baseUrl: BASE, mode: "cookie", fetch: server.fetch, storage: memoryStorage(), locks: null });
+  const u = await client.register({ username: "bob", email: "bob@example.com", password: "pw" });
+  assert.equal(u.username, "bob");
+  assert.equal(u.detail, undefined);
+  assert.equal(u.csrf_token, undefined);
+  assert.equal(server.calls[0].path, "/api/auth/cookie/register/");
+  assert.equal(server.calls[0].credentials, "include");
+  assert.equal(client.isAuthenticated(), true);
+  assert.equal((await client.fetch("/api/widgets/", { method: "POST", body: "{}" })).status, 201);
+});

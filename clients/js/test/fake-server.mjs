@@ -114,6 +114,13 @@ export function createFakeServer({ delayMs = 5 } = {}) {
         server.csrf = next("csrf");
         return json(200, { user_id: 1, username: body.username, email: user.email, role: "member", client_id: 7, client_name: "Demo", access_expires_at: "2030-01-01T00:00:00Z", csrf_token: server.csrf });
       }
+      case "POST /api/auth/cookie/register/": {
+        if (!body.email) return json(400, { detail: "Invalid input", code: "validation_error", errors: [{ field: "email", message: "required" }] });
+        const t = server.loginBearer();
+        server.cookies = { access_token: t.access, refresh_token: t.refresh };
+        server.csrf = next("csrf");
+        return json(201, { user_id: 1, username: body.username, email: body.email, role: "member", client_id: 7, client_name: "Demo", access_expires_at: "2030-01-01T00:00:00Z", csrf_token: server.csrf, detail: "Registered" });
+      }
       case "POST /api/auth/cookie/refresh/": {
         if (headers.get("X-CSRFToken") !== server.csrf) return json(403, { detail: "CSRF Failed", code: "csrf_failed" });
         const t = includes && server.cookies.refresh_token ? rotate(server.cookies.refresh_token) : null;
