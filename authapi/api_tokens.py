@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError
 from django.db.models import Q, QuerySet
@@ -98,22 +97,21 @@ def api_tokens_revoke(*, actor: User, tokens: QuerySet[ApiToken]) -> tuple[int, 
     return revoked, refused
 
 
-# Per process: when each key's last_used_at was last written (monotonic seconds), so a busy key
-# costs one UPDATE a minute per process, and the UPDATE's own condition makes it one a minute.
-_touched: dict[int, float] = {}
+# Per process: when each key's last_used_at was last written, so a busy key costs one UPDATE a
+# minute per process, and the UPDATE's own condition makes that one write a minute in all.
+_touched: dict[int, datetime] = {}
 _TOUCHED_MAX = 100_000
 
 
 def api_token_touch(record: ApiToken) -> None:
     """Note that `record` was used now, at most once a minute (never fails the request)."""
-    now = time.monotonic()
+    wall = timezone.now()
     last = _touched.get(record.pk)
-    if last is not None and now - last < TOUCH_EVERY.total_seconds():
+    if last is not None and timedelta(0) <= wall - last < TOUCH_EVERY:
         return
     if len(_touched) >= _TOUCHED_MAX:
         _touched.clear()
-    _touched[record.pk] = now
-    wall = timezone.now()
+    _touched[record.pk] = wall
     try:
         # update(): no signal, so the cached key (which does not show last_used_at) stays warm.
         ApiToken.objects.filter(

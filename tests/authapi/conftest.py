@@ -86,4 +86,5 @@ def clean_tenant_tables() -> Iterator[None]:
             cursor.execute("DELETE FROM token_blacklist_blacklistedtoken")
             cursor.execute("DELETE FROM token_blacklist_outstandingtoken")
             cursor.execute("DELETE FROM authapi_session")
+            cursor.execute("DELETE FROM authapi_apitoken")
             cursor.execute("DELETE FROM authapi_user WHERE username <> 'owner'")

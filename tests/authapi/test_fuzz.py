@@ -32,8 +32,20 @@ ROUTES = (
     + ["/api/test-auth/", "/api/nope", "/auth/", "/api/"]
     + ["/api/auth/sessions/", "/api/auth/logout-all/", "/api/auth/password/change/"]
     + ["/api/auth/sessions/not-a-session/"]
+    + ["/api/auth/api-tokens/", "/api/auth/api-tokens/1/", "/api/auth/api-tokens/x/"]
 )
-FIELDS = ["username", "password", "email", "role", "refresh", "token", "first_name", "last_name"]
+FIELDS = [
+    "username",
+    "password",
+    "email",
+    "role",
+    "refresh",
+    "token",
+    "first_name",
+    "last_name",
+    "name",
+    "expires_in_days",
+]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40),
@@ -98,7 +110,10 @@ FUZZ = settings(
         ]
     ),
     auth=st.one_of(
-        st.none(), st.text(max_size=80), st.text(max_size=80).map(lambda t: f"Bearer {t}")
+        st.none(),
+        st.text(max_size=80),
+        st.text(max_size=80).map(lambda t: f"Bearer {t}"),
+        st.text(max_size=80).map(lambda t: f"Token tat_{t}"),
     ),
 )
 def test_arbitrary_requests_never_500_and_errors_have_the_shape(
@@ -138,7 +153,14 @@ def test_mangled_tokens_never_500(http_a, fuzz_pair, data, path, field):
 @given(
     method=st.sampled_from(["get", "post", "delete", "put"]),
     route=st.sampled_from(
-        ["/api/auth/sessions/", "/api/auth/logout-all/", "/api/auth/password/change/", "ID"]
+        [
+            "/api/auth/sessions/",
+            "/api/auth/logout-all/",
+            "/api/auth/password/change/",
+            "/api/auth/api-tokens/",
+            "ID",
+            "KEY",
+        ]
     ),
     session_id=st.text(max_size=40),
     body=bodies,
@@ -148,7 +170,8 @@ def test_the_session_routes_with_a_valid_token_never_500(
 ):
     from urllib.parse import quote
 
-    path = f"/api/auth/sessions/{quote(session_id, safe='')}/" if route == "ID" else route
+    collection = {"ID": "/api/auth/sessions/", "KEY": "/api/auth/api-tokens/"}
+    path = f"{collection[route]}{quote(session_id, safe='')}/" if route in collection else route
     headers = {"HTTP_AUTHORIZATION": f"Bearer {fuzz_pair['access']}"}
     call = getattr(http_a, method)
     if method in ("get", "delete"):
@@ -156,6 +179,6 @@ def test_the_session_routes_with_a_valid_token_never_500(
     else:
         response = call(path, body, content_type="application/json", **headers)
     if response.status_code == HTTPStatus.NO_CONTENT:
-        assert method == "delete"  # ended one of the caller's sessions (an id it guessed right)
+        assert method == "delete"  # ended one of the caller's sessions or keys (guessed right)
     else:
         assert_well_formed(response)

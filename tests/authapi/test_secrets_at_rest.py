@@ -10,6 +10,7 @@ from django_tenants.utils import schema_context
 from ninja_jwt.token_blacklist.models import OutstandingToken
 
 from authapi.tokens import token_digest
+from tests.authapi.conftest import PASSWORD
 from tests.conftest import ACME
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +68,28 @@ def test_the_upgrade_digests_stored_tokens_and_they_keep_working(api_a, tenant_a
     assert stored == token_digest(pair["refresh"])
     refreshed = api_a.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]})
     assert refreshed.status_code == HTTPStatus.OK
+
+
+def test_no_text_column_anywhere_holds_an_api_key_or_a_token_after_all_ways_of_making_them(
+    api_a, tenant_a, make_user
+):
+    """Login, register, rotation, and API keys made both ways: neither secret is in any text
+    column of the public or the tenant schema, whole or its random part."""
+    make_user(tenant_a, "keyscanned")
+    pair = api_a.login("keyscanned")
+    registered = api_a.post(
+        "/api/auth/register/",
+        {"username": "scanreg", "email": "scanreg@acme.test", "password": "Scan-reg-pass-2026"},
+    ).json()
+    rotated = api_a.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]}).json()
+    with_bearer = api_a.post("/api/auth/api-tokens/", {"name": "a"}, token=rotated["access"])
+    with_password = api_a.post(
+        "/api/auth/api-tokens/", {"username": "keyscanned", "password": PASSWORD}
+    )
+    keys = [with_bearer.json()["token"], with_password.json()["token"]]
+    secrets = [key[4:] for key in keys]  # without the public "tat_"
+    secrets += [key[12:] for key in keys]  # the part the prefix does not show
+    for tokens in (pair, registered, rotated):
+        for raw in (tokens["refresh"], tokens["access"]):
+            secrets.append(raw.rsplit(".", 1)[-1])
+    assert _columns_holding(secrets) == []

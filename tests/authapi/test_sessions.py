@@ -420,3 +420,42 @@ def test_staff_cannot_end_a_superusers_sessions_whatever_its_role(
         {"action": "end", "_selected_action": [claims(pair["access"])["sid"]]},
     )
     assert me(api_a, pair["access"]) == HTTPStatus.OK
+
+
+def test_deactivating_a_user_ends_every_session_and_reactivating_revives_none(
+    api_a, tenant_a, alice
+):
+    pairs = [api_a.login("alice"), api_a.login("alice")]
+    with schema_context(tenant_a.schema_name):
+        alice.is_active = False
+        alice.save()
+        reasons = set(Session.objects.filter(user=alice).values_list("end_reason", flat=True))
+    assert reasons == {Session.EndReason.DEACTIVATED}
+    with schema_context(tenant_a.schema_name):
+        alice.is_active = True
+        alice.save()
+    for pair in pairs:
+        assert me(api_a, pair["access"]) == HTTPStatus.UNAUTHORIZED
+        refreshed = api_a.post("/api/auth/token/refresh/", {"refresh": pair["refresh"]})
+        assert refreshed.status_code == HTTPStatus.UNAUTHORIZED
+    assert me(api_a, api_a.login("alice")["access"]) == HTTPStatus.OK
+
+
+def test_the_session_records_the_client_ip_through_a_trusted_proxy_only(
+    api_a, tenant_a, alice, settings
+):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    body = {"username": "alice", "password": PASSWORD}
+    forwarded = "6.6.6.6, 203.0.113.9"  # the first hop is the client's own (forgeable) claim
+    via_proxy = api_a.post(
+        "/api/auth/token/", body, REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR=forwarded
+    )
+    spoofed = api_a.post(
+        "/api/auth/token/", body, REMOTE_ADDR="198.51.100.20", HTTP_X_FORWARDED_FOR=forwarded
+    )
+    with schema_context(tenant_a.schema_name):
+        ips = [
+            Session.objects.get(pk=claims(r.json()["access"])["sid"]).ip
+            for r in (via_proxy, spoofed)
+        ]
+    assert ips == ["203.0.113.9", "198.51.100.20"]
