@@ -372,3 +372,33 @@ test("cookie mode: register logs in through /api/auth/cookie/register/", async (
   assert.equal(client.isAuthenticated(), true);
   assert.equal((await client.fetch("/api/widgets/", { method: "POST", body: "{}" })).status, 201);
 });
+
+test("a refresh answered 429/5xx keeps the credentials and returns the original 401 (no onLogout)", async () => {
+  const server = createFakeServer();
+  const flaky = async (input, init) => {
+    if (String(input).endsWith(REFRESH)) {
+      server.calls.push({ method: "POST", path: REFRESH, headers: new Headers(init.headers) });
+      return new Response(JSON.stringify({ detail: "Slow down", code: "throttled" }), { status: 429, headers: { "Retry-After": "3" } });
+    }
+    return server.fetch(input, init);
+  };
+  const storage = memoryStorage();
+  const logouts = [];
+  const client = createAuthClient({ baseUrl: BASE, mode: "bearer", fetch: flaky, storage, locks: null, onLogout: (r) => logouts.push(r) });
+  await client.login("alice", "pw");
+  server.expireAccess();
+  const res = await client.fetch("/api/user/");
+  assert.equal(res.status, 401);
+  assert.equal(client.isAuthenticated(), true);
+  assert.deepEqual(logouts, []);
+});
+
+test("token mode: register creates the account, ends the JWT session it opened, then obtains an API key", async () => {
+  const server = createFakeServer();
+  const client = createAuthClient({ baseUrl: BASE, mode: "token", fetch: server.fetch, storage: memoryStorage() });
+  const u = await client.register({ username: "alice", email: "alice@example.com", password: "pw" });
+  assert.equal(u.username, "alice");
+  assert.deepEqual(server.calls.map((c) => c.path), ["/api/auth/register/", "/api/auth/token/blacklist/", "/api/auth/api-tokens/", "/api/user/"]);
+  assert.equal(server.currentRefresh, null, "the register session was blacklisted");
+  assert.match(server.calls.at(-1).headers.get("Authorization"), /^Token tat_key-/);
+});
