@@ -15,7 +15,7 @@ from ninja import Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
 from authapi import api_tokens, selectors, services, sessions
-from authapi.auth import CREDENTIALS, BearerAuth, request_user
+from authapi.auth import CREDENTIALS, SESSION_CREDENTIALS, request_user
 from authapi.models import ApiToken, Session, User
 from authapi.schemas import (
     AccountOut,
@@ -55,7 +55,6 @@ class AuthenticatedRequest(TenantRequest):
 router = Router(tags=["auth"])
 # Every route that takes a Bearer access token takes a Token API key too (SPEC §7).
 jwt_auth = CREDENTIALS
-bearer_only = BearerAuth(only=True)
 _CREDENTIALS_OPTIONAL: dict[str, Any] = {"security": [{}, {"BearerAuth": []}, {"TokenAuth": []}]}
 
 _ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut}
@@ -263,7 +262,7 @@ def logout_all(request: AuthenticatedRequest) -> dict[str, object]:
 
 @router.post(
     "/api/auth/password/change/",
-    auth=bearer_only,
+    auth=SESSION_CREDENTIALS,
     response={200: DetailOut, **_BODY_ERRORS},
     summary="Change my password; every other session of mine ends",
 )

@@ -4,10 +4,12 @@ to the domain's checks (authapi.tokens: `token_for_client` for a Bearer access t
 `alg: none`, expired, wrong type, wrong tenant, unknown or inactive user, ended session, deleted
 key — is the same 401 body, so a caller learns nothing about why.
 
-A route that takes credentials lists both schemes (`auth=CREDENTIALS`): Ninja tries them in
-order, so a Bearer header is checked by the first, a Token header by the second, and no header
-at all is refused by the second. The request then carries `session_id` (the access token's
-session, or None) and `api_token` (the key used, or None).
+A route that takes credentials lists the three schemes (`auth=CREDENTIALS`): Ninja tries them in
+order, so a Bearer header is checked by the first, a Token header by the second, and the last
+takes the `access_token` cookie of cookie mode (SPEC §8, with Django's CSRF check on unsafe
+methods: authapi.cookies) when no Authorization header is sent, and refuses everything else.
+The request then carries `session_id` (the access token's session, or None) and `api_token` (the
+key used, or None).
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ from typing import cast
 from django.http import HttpRequest
 from ninja.security.base import AuthBase
 
-from authapi import api_tokens, tokens
+from authapi import api_tokens, cookies, tokens
 from authapi.models import User
 from core.errors import NotAuthenticated
 from tenants.requests import TenantRequest
 
-__all__ = ["CREDENTIALS", "BearerAuth", "TokenAuth", "request_user"]
+__all__ = [
+    "CREDENTIALS",
+    "SESSION_CREDENTIALS",
+    "BearerAuth",
+    "CookieAuth",
+    "TokenAuth",
+    "request_user",
+]
 
 
 def _authorization(request: HttpRequest) -> tuple[str, str] | None:
@@ -54,8 +63,10 @@ def _api_key_user(request: TenantRequest, raw: str) -> User:
 
 
 def request_user(request: TenantRequest) -> User | None:
-    """The user of the request's Bearer access token or Token API key; None if it sends no
-    Authorization header. A header that is present but not valid for this tenant is a 401."""
+    """The user of the request's Bearer access token or Token API key, for the routes where
+    credentials are optional (register, making an API key); None if it sends no Authorization
+    header. A header that is present but not valid for this tenant is a 401. Cookies are not
+    read: a stale access cookie must not turn an anonymous registration into a 401."""
     found = _authorization(request)
     if found is None:
         return None
@@ -74,21 +85,11 @@ class BearerAuth(AuthBase):
     openapi_scheme = "bearer"
     openapi_bearerFormat = "JWT"
 
-    def __init__(self, *, only: bool = False) -> None:
-        """`only`: the route takes nothing else (no header or another scheme is a 401);
-        otherwise those are left to the next scheme."""
-        super().__init__()
-        self.only = only
-
     def __call__(self, request: HttpRequest) -> User | None:
         # Ninja's auth runs in the view, after the tenant middleware set request.tenant.
         found = _authorization(request)
         if found is None or found[0] != "bearer":
-            if not self.only:
-                return None  # the next scheme's
-            if found is None:
-                raise NotAuthenticated("Authentication credentials were not provided.")
-            raise NotAuthenticated("This route takes a Bearer access token", code="token_not_valid")
+            return None  # the next scheme's
         return _bearer_user(cast(TenantRequest, request), found[1])
 
 
@@ -100,14 +101,36 @@ class TokenAuth(AuthBase):
     openapi_name = "Authorization"
     openapi_description = "`Token tat_…`: a static API key made at POST /api/auth/api-tokens/"
 
-    def __call__(self, request: HttpRequest) -> User:
+    def __call__(self, request: HttpRequest) -> User | None:
         found = _authorization(request)
-        if found is None:
-            raise NotAuthenticated("Authentication credentials were not provided.")
-        scheme, raw = found
-        if scheme != "token":
+        if found is None or found[0] != "token":
+            return None  # the next scheme's
+        return _api_key_user(cast(TenantRequest, request), found[1])
+
+
+class CookieAuth(AuthBase):
+    """Cookie mode's `access_token` cookie, when no Authorization header is sent; an unsafe
+    method must then carry the CSRF token (403 `csrf_failed` otherwise). Last in the list: a
+    header the schemes before it did not take is refused here."""
+
+    openapi_type = "apiKey"
+    openapi_in = "cookie"
+    openapi_name = cookies.ACCESS_COOKIE
+    openapi_description = (
+        "Cookie mode: the HttpOnly cookie set by POST /api/auth/cookie/login/; unsafe methods "
+        "also need the `X-CSRFToken` header"
+    )
+
+    def __call__(self, request: HttpRequest) -> User:
+        if _authorization(request) is not None:
             raise tokens.invalid_token()
-        return _api_key_user(cast(TenantRequest, request), raw)
+        raw = request.COOKIES.get(cookies.ACCESS_COOKIE)
+        if not raw:
+            raise NotAuthenticated("Authentication credentials were not provided.")
+        cookies.csrf_check(request)
+        return _bearer_user(cast(TenantRequest, request), raw)
 
 
-CREDENTIALS = [BearerAuth(), TokenAuth()]
+CREDENTIALS = [BearerAuth(), TokenAuth(), CookieAuth()]
+# The routes only a login may use (password change): an access token, in a header or a cookie.
+SESSION_CREDENTIALS = [BearerAuth(), CookieAuth()]

@@ -18,6 +18,10 @@ __all__ = [
     "ApiTokenCreatedOut",
     "ApiTokenOut",
     "AuthTestOut",
+    "CookieLoginOut",
+    "CookieRefreshOut",
+    "CookieRegisterOut",
+    "CsrfOut",
     "DetailOut",
     "EmptyOut",
     "ErrorOut",
@@ -241,3 +245,27 @@ class ApiTokenCreatedOut(Schema):
     prefix: str = Field(..., alias="record.prefix")
     created_at: datetime = Field(..., alias="record.created_at")
     expires_at: datetime | None = Field(None, alias="record.expires_at")
+
+
+class CookieRefreshOut(Schema):
+    access_expires_at: datetime
+    csrf_token: str = Field(..., description="For the X-CSRFToken header of unsafe requests")
+
+
+class CookieLoginOut(CookieRefreshOut):
+    """The login response without the tokens, which are in HttpOnly cookies."""
+
+    user_id: int
+    username: str
+    email: str
+    role: str
+    client_id: int
+    client_name: str
+
+
+class CookieRegisterOut(CookieLoginOut):
+    detail: str = "User registered successfully"
+
+
+class CsrfOut(Schema):
+    csrf_token: str

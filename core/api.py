@@ -113,3 +113,4 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 api.add_router("", "authapi.api.router")
+api.add_router("", "authapi.cookie_api.router")

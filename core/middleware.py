@@ -66,7 +66,14 @@ class RequestGuardMiddleware:
                 "request_too_large",
                 f"Request body too large (at most {self.max_body} bytes)",
             )
-        if length and request.content_type != JSON_CONTENT_TYPE:
+        if (
+            length
+            and request.content_type != JSON_CONTENT_TYPE
+            and not (
+                request.content_type == _FORM_TYPES[0]
+                and request.path_info in settings.API_FORM_PATHS
+            )
+        ):
             return error_response(
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",

@@ -21,6 +21,7 @@ from core.errors import InvalidInput
 from onboarding import services
 from tenants.admin import DomainInline
 from tenants.models import Client
+from tenants.origins import origins_clean
 
 __all__ = ["ClientAdmin", "ClientOnboardForm"]
 
@@ -40,11 +41,34 @@ class ClientOnboardForm(forms.Form):
     admin_password = forms.CharField(
         widget=forms.PasswordInput(render_value=False), label="First admin's password"
     )
+    allowed_origins = forms.CharField(
+        required=False,
+        label="Allowed origins",
+        help_text=Client._meta.get_field("allowed_origins").help_text,
+    )
 
     FIELDSETS = [
-        (None, {"fields": ["name", "schema_name", "domain"]}),
+        (None, {"fields": ["name", "schema_name", "domain", "allowed_origins"]}),
         ("First admin", {"fields": ["admin_username", "admin_email", "admin_password"]}),
     ]
+
+
+def _origin_list(value: str) -> list[str]:
+    return [v for v in (part.strip() for part in value.replace("\n", ",").split(",")) if v]
+
+
+class ClientChangeForm(forms.ModelForm):
+    """A client's name, active flag and allowed origins (normalised by tenants.origins)."""
+
+    class Meta:
+        model = Client
+        fields = ["name", "is_active", "allowed_origins"]
+
+    def clean_allowed_origins(self) -> list[str]:
+        try:
+            return origins_clean(self.cleaned_data.get("allowed_origins") or [])
+        except InvalidInput as exc:
+            raise forms.ValidationError(exc.errors[0]["message"]) from None
 
 
 @admin.register(Client, site=platform_admin_site)
@@ -53,7 +77,8 @@ class ClientAdmin(admin.ModelAdmin):
     list_filter = ["is_active"]
     search_fields = ["name", "schema_name", "domains__domain"]
     readonly_fields = ["schema_name", "created_on", "users"]
-    fields = ["name", "schema_name", "is_active", "created_on", "users"]
+    fields = ["name", "schema_name", "is_active", "allowed_origins", "created_on", "users"]
+    form = ClientChangeForm
     inlines = [DomainInline]
 
     def get_queryset(self, request: HttpRequest) -> Any:
@@ -96,7 +121,9 @@ class ClientAdmin(admin.ModelAdmin):
 
     def _onboard(self, request: HttpRequest, form: ClientOnboardForm) -> Client | None:
         try:
-            return services.client_onboard(**form.cleaned_data)
+            data = dict(form.cleaned_data)
+            data["allowed_origins"] = _origin_list(data.get("allowed_origins") or "")
+            return services.client_onboard(**data)
         except InvalidInput as exc:
             for error in exc.errors:
                 field = error["field"] if error["field"] in form.fields else None

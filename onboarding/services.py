@@ -15,6 +15,7 @@ from core.errors import InvalidInput
 from core.tenancy import dangerously_in_schema
 from tenants import template
 from tenants.models import Client, Domain
+from tenants.origins import origins_clean
 from tenants.schema_clone import CloneUnsupportedError, schema_clone
 from tenants.services import domain_normalize, validate_domain_name, validate_schema_name
 
@@ -31,6 +32,7 @@ def client_onboard(
     admin_username: str,
     admin_email: str,
     admin_password: str,
+    allowed_origins: list[str] | tuple[str, ...] = (),
 ) -> Client:
     """Create a client: its schema, primary domain and first admin, in one transaction.
 
@@ -38,7 +40,8 @@ def client_onboard(
     migrations changed: tenants.template), which takes milliseconds where replaying every
     migration takes a second or more. PostgreSQL DDL is transactional, so a failure at any step
     leaves no schema, no domain and no client row behind (nor a half-rebuilt template). Invalid
-    input raises InvalidInput naming the field.
+    input raises InvalidInput naming the field. `allowed_origins`: the browser origins whose
+    pages may call the client's API (SPEC §8; tenants.origins).
     """
     name = name.strip()
     schema_name = schema_name.strip().lower()
@@ -47,6 +50,7 @@ def client_onboard(
         raise InvalidInput.field("name", "name is required")
     validate_schema_name(schema_name)
     validate_domain_name(domain)
+    origins = origins_clean(list(allowed_origins))
     if not admin_username.strip():
         raise InvalidInput.field("admin_username", "admin username is required")
     try:
@@ -58,7 +62,7 @@ def client_onboard(
         with transaction.atomic():
             template.template_lock()
             source = template.template_ready()
-            client = Client(name=name, schema_name=schema_name)
+            client = Client(name=name, schema_name=schema_name, allowed_origins=origins)
             client.full_clean(validate_unique=False)  # model rules before the schema exists
             client.save()
             try:

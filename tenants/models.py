@@ -1,5 +1,6 @@
 """Clients (tenants) and their domains. Data only: onboarding lives in tenants.services."""
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
@@ -10,6 +11,15 @@ class Client(TenantMixin):
     name = models.CharField(max_length=100)
     is_active = models.BooleanField(default=True)
     created_on = models.DateTimeField(auto_now_add=True)
+    # Browser origins (`scheme://host[:port]`) allowed to call this client's API with
+    # credentials (SPEC §8); normalised and checked by tenants.origins.
+    allowed_origins = ArrayField(
+        models.CharField(max_length=300),
+        default=list,
+        blank=True,
+        help_text="Origins (scheme://host[:port]) whose pages may call this client's API, "
+        "comma-separated, e.g. https://app.acme.com, http://localhost:5173",
+    )
 
     # Schemas are created explicitly by tenants.services.client_onboard, inside its transaction.
     auto_create_schema = False

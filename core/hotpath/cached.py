@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, ParamSpec, TypeVar
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from core.hotpath.localcache import LocalCache
@@ -27,26 +28,39 @@ _MISSING = ("missing",)  # the snapshot of None: "looked up, not there" is cache
 
 class ModelSnapshot(Generic[M]):
     """A model instance as a tuple of its column values, and back (exactly as the ORM builds one
-    from a row). Values of a row are immutable (ints, strings, datetimes), so is the tuple."""
+    from a row). Values of a row are immutable (ints, strings, datetimes), so is the tuple; an
+    array column's list is kept as a tuple and handed out as a new list each time."""
 
     def __init__(self, model: type[M]) -> None:
         self.model = model
         self._attnames: list[str] | None = None
+        self._arrays: frozenset[int] = frozenset()
 
     @property
     def attnames(self) -> list[str]:
         if self._attnames is None:
-            self._attnames = [f.attname for f in self.model._meta.concrete_fields]
+            fields = self.model._meta.concrete_fields
+            self._arrays = frozenset(i for i, f in enumerate(fields) if isinstance(f, ArrayField))
+            self._attnames = [f.attname for f in fields]
         return self._attnames
 
     def freeze(self, instance: M | None) -> tuple[Any, ...]:
         if instance is None:
             return _MISSING
-        return tuple(getattr(instance, name) for name in self.attnames)
+        values = tuple(getattr(instance, name) for name in self.attnames)
+        if self._arrays:
+            values = tuple(
+                tuple(v) if i in self._arrays and v is not None else v for i, v in enumerate(values)
+            )
+        return values
 
     def thaw(self, values: tuple[Any, ...]) -> M | None:
         if values is _MISSING:
             return None
+        if self._arrays:
+            values = tuple(
+                list(v) if i in self._arrays and v is not None else v for i, v in enumerate(values)
+            )
         return self.model.from_db("default", self.attnames, values)
 
 

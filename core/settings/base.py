@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.health.HealthMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "core.middleware.ApiErrorShapeMiddleware",
     "core.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -79,11 +80,13 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# The JSON API (/api/, /auth/; Bearer tokens, no cookies) skips the session, CSRF, auth and
-# message layers; see core.hotpath.handlers.
+# The JSON API (/api/, /auth/) skips the session, CSRF, auth and message layers; see
+# core.hotpath.handlers (cookie mode checks CSRF itself: authapi.cookies). CORS comes right after
+# the tenant is known (tenants.origins decides per client) and before anything that can refuse.
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "core.middleware.ApiErrorShapeMiddleware",
     "core.middleware.RequestGuardMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -91,6 +94,9 @@ API_MIDDLEWARE = [
 # The largest JSON body the API reads (413 above it). Its bodies are credentials and tokens of a
 # few kilobytes at most; Django's own 2.5 MB limit still applies to forms.
 API_MAX_BODY_BYTES = 64 * 1024
+# API routes that also take an HTML form post (urlencoded, with `csrfmiddlewaretoken`): cookie
+# mode's logout, so that a page's plain <form> can log out and be redirected.
+API_FORM_PATHS = frozenset({"/api/auth/cookie/logout/"})
 
 TEMPLATES = [
     {

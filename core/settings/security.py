@@ -8,7 +8,7 @@ import ipaddress
 from django.core.exceptions import ImproperlyConfigured
 
 from core.settings.base import DEBUG
-from core.settings.environment import env_bool, env_int, env_list
+from core.settings.environment import env, env_bool, env_int, env_list
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -42,3 +42,23 @@ for _proxy in TRUSTED_PROXIES:
         ipaddress.ip_network(_proxy, strict=False)
     except ValueError:
         raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP network") from None
+
+# CORS (SPEC §8), django-cors-headers: https://github.com/adamchainz/django-cors-headers
+# No origin is allowed globally; each client lists its own (Client.allowed_origins), checked per
+# request by tenants.origins.origin_allowed on the paths of CORS_URLS_REGEX only.
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_URLS_REGEX = r"^/(api|auth|\.well-known)/"
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "x-csrftoken"]
+CORS_EXPOSE_HEADERS = ["Retry-After", "WWW-Authenticate"]
+CORS_PREFLIGHT_MAX_AGE = 600
+
+# Cookie mode (SPEC §8, authapi.cookies): the JWT cookies are host-only unless a domain is set;
+# AUTH_COOKIE_SAMESITE overrides SameSite of both (None, for frontends on another site, implies
+# Secure).
+AUTH_COOKIE_DOMAIN = env("AUTH_COOKIE_DOMAIN") or None
+AUTH_COOKIE_SAMESITE = env("AUTH_COOKIE_SAMESITE") or None
+if AUTH_COOKIE_SAMESITE is not None:
+    AUTH_COOKIE_SAMESITE = AUTH_COOKIE_SAMESITE.capitalize()
+    if AUTH_COOKIE_SAMESITE not in ("Lax", "Strict", "None"):
+        raise ImproperlyConfigured("AUTH_COOKIE_SAMESITE must be Lax, Strict or None")

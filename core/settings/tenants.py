@@ -21,6 +21,7 @@ SHARED_APPS = [
     "ninja",  # its templates and static files: /api/docs works offline (no CDN)
     "ninja_jwt",
     "ninja_jwt.token_blacklist",
+    "corsheaders",
 ]
 
 # Apps whose tables exist in every tenant schema. Every table a tenant uses must be listed here:

@@ -243,7 +243,7 @@ def test_openapi_document_says_how_to_call_each_operation(api_a):
     doc = api_a.get("/api/openapi.json").json()
     assert doc["servers"] and all(s["url"] for s in doc["servers"])
     schemes = doc["components"]["securitySchemes"]
-    assert set(schemes) == {"BearerAuth", "TokenAuth"}
+    assert set(schemes) == {"BearerAuth", "TokenAuth", "CookieAuth"}
     assert schemes["BearerAuth"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     operation_ids = []
     for path, item in doc["paths"].items():
@@ -251,7 +251,9 @@ def test_openapi_document_says_how_to_call_each_operation(api_a):
             operation_ids.append(op["operationId"])
             assert "security" in op, f"{method} {path} does not say whether it needs a token"
             responses = op["responses"]
-            assert responses["401"]["headers"]["WWW-Authenticate"], f"{method} {path}"
+            # Cookie mode's CSRF token and logout take no credentials that could be refused.
+            if path not in ("/api/auth/cookie/csrf/", "/api/auth/cookie/logout/"):
+                assert responses["401"]["headers"]["WWW-Authenticate"], f"{method} {path}"
             if "requestBody" in op:
                 assert {"413", "415"} <= set(responses), f"{method} {path}"
             if "429" in responses:
@@ -267,7 +269,11 @@ def test_openapi_document_says_how_to_call_each_operation(api_a):
     # Logout takes a refresh token in the body, or deletes the API key it is sent with.
     assert doc["paths"]["/api/auth/token/blacklist/"]["post"]["security"] == [{}, {"TokenAuth": []}]
     assert {} in doc["paths"]["/api/auth/register/"]["post"]["security"]  # token optional
-    assert doc["paths"]["/api/user/"]["get"]["security"] == [{"BearerAuth": []}, {"TokenAuth": []}]
+    assert doc["paths"]["/api/user/"]["get"]["security"] == [
+        {"BearerAuth": []},
+        {"TokenAuth": []},
+        {"CookieAuth": []},
+    ]
     token_scheme = doc["components"]["securitySchemes"]["TokenAuth"]
     assert token_scheme == {
         **token_scheme,
@@ -275,7 +281,10 @@ def test_openapi_document_says_how_to_call_each_operation(api_a):
         "in": "header",
         "name": "Authorization",
     }
-    assert doc["paths"]["/api/auth/password/change/"]["post"]["security"] == [{"BearerAuth": []}]
+    assert doc["paths"]["/api/auth/password/change/"]["post"]["security"] == [
+        {"BearerAuth": []},
+        {"CookieAuth": []},
+    ]
 
 
 def test_register_schema_documents_what_the_route_refuses(api_a):

@@ -17,6 +17,9 @@ from onboarding.services import client_onboard
 from tenants.models import Client
 
 DEMO = {"name": "Demo Corp", "schema": "demo", "domain": "demo.localhost"}
+# The Vite dev server's two usual origins (SPEC §8), and the example page of clients/js on a
+# host of the demo's own site, where cookie mode's SameSite cookies are sent too.
+DEMO_ORIGINS = ["http://localhost:5173", "http://127.0.0.1:5173", "http://app.demo.localhost:5173"]
 
 
 def _password(name: str) -> str:
@@ -51,7 +54,13 @@ class Command(BaseCommand):
                 admin_username="admin",
                 admin_email="admin@demo.localhost",
                 admin_password=demo_password,
+                allowed_origins=DEMO_ORIGINS,
             )
+        demo = Client.objects.get(schema_name=DEMO["schema"])
+        missing = [o for o in DEMO_ORIGINS if o not in demo.allowed_origins]
+        if missing:  # a demo made before origins existed
+            demo.allowed_origins = [*demo.allowed_origins, *missing]
+            demo.save(update_fields=["allowed_origins"])
         port = os.environ.get("PORT") or "8000"  # the port `make run` serves on
         self.stdout.write(
             f"public admin   http://{public_host}:{port}/admin/  operator / {operator_password}\n"

@@ -1,5 +1,6 @@
 """python manage.py create_client --name "Acme Corp" --schema acme --domain acme.localhost
 --admin-username admin --admin-email admin@acme.test [--admin-password ... | $CLIENT_ADMIN_PASSWORD]
+[--allowed-origin https://app.acme.com ...]
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ class Command(BaseCommand):
             default=None,
             help="defaults to the environment variable CLIENT_ADMIN_PASSWORD",
         )
+        parser.add_argument(
+            "--allowed-origin",
+            action="append",
+            default=[],
+            metavar="ORIGIN",
+            help="a browser origin (scheme://host[:port]) whose pages may call the client's "
+            "API with credentials (CORS); repeat for several",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = options["admin_password"] or os.environ.get("CLIENT_ADMIN_PASSWORD")
@@ -44,6 +53,7 @@ class Command(BaseCommand):
                 admin_username=options["admin_username"],
                 admin_email=options["admin_email"],
                 admin_password=password,
+                allowed_origins=options["allowed_origin"],
             )
         except InvalidInput as exc:
             self._fail("; ".join(e["message"] for e in exc.errors))
