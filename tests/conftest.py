@@ -113,10 +113,11 @@ class ApiClientHandler(ApiFastPath, ClientHandler):
     """Django's test-client handler with production's split of middleware stacks."""
 
 
-def host_client(host: str) -> HttpClient:
+def host_client(host: str, *, enforce_csrf_checks: bool = False) -> HttpClient:
     """A Django test client that goes through the real middleware with a fixed Host (the API
-    stack for /api/ and /auth/, the full one elsewhere, as core.wsgi does)."""
-    client = HttpClient(HTTP_HOST=host)
+    stack for /api/ and /auth/, the full one elsewhere, as core.wsgi does). Django's test client
+    skips CSRF checks unless `enforce_csrf_checks`, as a browser's requests would not."""
+    client = HttpClient(HTTP_HOST=host, enforce_csrf_checks=enforce_csrf_checks)
     client.handler = ApiClientHandler(client.handler.enforce_csrf_checks)
     return client
 

@@ -124,3 +124,35 @@ def test_onboarding_normalises_the_primary_domain(operator_http):
     )
     assert response.status_code == HTTPStatus.FOUND
     assert Domain.objects.get(tenant__schema_name="umbrella").domain == "umbrella.localhost"
+
+
+def test_onboarding_sets_the_allowed_origins_normalised(operator_http):
+    response = operator_http.post(
+        "/admin/tenants/client/add/",
+        {**FORM, "allowed_origins": "https://App.Umbrella.test/, http://localhost:5173"},
+    )
+    assert response.status_code == HTTPStatus.FOUND
+    client = Client.objects.get(schema_name="umbrella")
+    assert client.allowed_origins == ["https://app.umbrella.test", "http://localhost:5173"]
+
+
+def test_the_platform_admin_edits_a_clients_origins_and_refuses_a_bad_one(operator_http, tenant_a):
+    url = f"/admin/tenants/client/{tenant_a.pk}/change/"
+    page = operator_http.get(url)
+    assert page.status_code == HTTPStatus.OK and b"allowed_origins" in page.content
+    form = {
+        "name": tenant_a.name,
+        "is_active": "on",
+        "allowed_origins": "https://App.Acme.test, http://localhost:5173",
+        "domains-TOTAL_FORMS": "0",
+        "domains-INITIAL_FORMS": "0",
+    }
+    bad = operator_http.post(
+        url, {**form, "allowed_origins": "https://ok.test,javascript:alert(1)"}
+    )
+    assert bad.status_code == HTTPStatus.OK and b"is not an origin" in bad.content
+    saved = operator_http.post(url, form)
+    assert saved.status_code == HTTPStatus.FOUND, saved.content[-3000:]
+    client = Client.objects.get(pk=tenant_a.pk)
+    assert client.allowed_origins == ["https://app.acme.test", "http://localhost:5173"]
+    Client.objects.filter(pk=tenant_a.pk).update(allowed_origins=[])
