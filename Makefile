@@ -4,9 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+JS := clients/js
+# `npm ci` writes this file; it is newer than the lockfile while node_modules matches it.
+JS_STAMP := $(JS)/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install run manage test lint typecheck format clean bench-http bench-ablate bench-tenants bench-purge
+.PHONY: help install run manage test js-test lint typecheck format clean bench-http bench-ablate bench-tenants bench-purge
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,7 +28,13 @@ run: $(STAMP) ## Run everything: embedded PostgreSQL + Redis (unless URLs given)
 manage: $(STAMP) ## One manage.py command on make run's servers: make manage ARGS='shell'
 	$(BIN)/python -m core.devstack manage $(ARGS)
 
-test: $(STAMP) ## Run the whole test suite against real PostgreSQL and Redis (embedded in a throwaway folder unless URLs given)
+$(JS_STAMP): $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
+
+js-test: $(JS_STAMP) ## The JavaScript client: build (clients/js/dist) and its unit tests
+	cd $(JS) && npm test
+
+test: $(STAMP) js-test ## Run the whole test suite: the JS client's unit tests, then pytest against real PostgreSQL and Redis (embedded in a throwaway folder unless URLs given), browser tests included
 	@data=$$(mktemp -d /tmp/tenantauth-test.XXXXXX); chmod 755 $$data; \
 	TENANTAUTH_DATA_DIR=$$data $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	rm -rf $$data; exit $$rc

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.authapi.conftest import clean_tenant_tables, make_user  # noqa: F401  (shared fixtures)
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 # Flags that keep Chromium from reaching out to the (closed) network at start-up.
 CHROMIUM_ARGS = [
