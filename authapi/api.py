@@ -80,7 +80,9 @@ def _routes(method: str, canonical: str, aliases: list[str], **kwargs: Any) -> A
 
 def _client_info(request: TenantRequest) -> sessions.ClientInfo:
     return sessions.ClientInfo(
-        user_agent=request.headers.get("User-Agent", ""), ip=client_ip(request)
+        user_agent=request.headers.get("User-Agent", ""),
+        ip=client_ip(request),
+        base_url=f"{request.scheme}://{request.get_host()}",
     )
 
 
@@ -114,7 +116,9 @@ def login(request: TenantRequest, payload: LoginIn) -> sessions.IssuedTokens:
     summary="Rotate a refresh token",
 )
 def refresh(request: TenantRequest, payload: RefreshIn) -> sessions.IssuedTokens:
-    return sessions.token_refresh_rotate(client=request.tenant, raw=payload.refresh)
+    return sessions.token_refresh_rotate(
+        client=request.tenant, raw=payload.refresh, info=_client_info(request)
+    )
 
 
 @_routes(

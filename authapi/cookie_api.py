@@ -10,16 +10,14 @@ as for the JSON routes.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from ninja import Router, Status
-from ninja_jwt.utils import datetime_from_epoch
 
-from authapi import cookies, services, sessions, tokens
+from authapi import cookies, services, sessions
 from authapi.schemas import (
     CookieLoginOut,
     CookieRefreshOut,
@@ -63,12 +61,10 @@ _CSRF_HEADER: dict[str, Any] = {
 
 def _info(request: TenantRequest) -> sessions.ClientInfo:
     return sessions.ClientInfo(
-        user_agent=request.headers.get("User-Agent", ""), ip=client_ip(request)
+        user_agent=request.headers.get("User-Agent", ""),
+        ip=client_ip(request),
+        base_url=f"{request.scheme}://{request.get_host()}",
     )
-
-
-def _access_expires_at(access: str) -> datetime:
-    return datetime_from_epoch(tokens.decode(access, tokens.AccessToken)["exp"])
 
 
 def _signed_in(
@@ -83,7 +79,7 @@ def _signed_in(
         "role": issued.user.role,
         "client_id": issued.client.pk,
         "client_name": issued.client.name,
-        "access_expires_at": _access_expires_at(issued.access),
+        "access_expires_at": issued.access_expires_at,
         "csrf_token": cookies.csrf_issue(request, response, rotate=True),
     }
 
@@ -139,14 +135,14 @@ def cookie_refresh(request: TenantRequest, response: HttpResponse) -> Any:
     try:
         if not raw:
             raise NotAuthenticated("No refresh cookie", code="token_not_valid")
-        issued = sessions.token_refresh_rotate(client=request.tenant, raw=raw)
+        issued = sessions.token_refresh_rotate(client=request.tenant, raw=raw, info=_info(request))
     except NotAuthenticated as exc:
         refused = app_error_response(exc)
         cookies.clear_auth_cookies(request, refused)  # they are worthless now
         return refused
     cookies.set_auth_cookies(request, response, access=issued.access, refresh=issued.refresh)
     return {
-        "access_expires_at": _access_expires_at(issued.access),
+        "access_expires_at": issued.access_expires_at,
         "csrf_token": cookies.csrf_issue(request, response),
     }
 

@@ -1,5 +1,6 @@
 """Purge of expired outstanding tokens (and their blacklist rows), of sessions past their
-lifetime or long ended, and of expired API keys, one schema at a time.
+lifetime or long ended, and of expired API keys, one schema at a time; with the public schema's,
+the retirement of signing keys whose tokens have all expired.
 
 Shared by the Celery tasks (authapi.tasks) and `manage.py purge_expired_tokens`.
 
@@ -33,6 +34,7 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from core.tenancy import dangerously_in_schema
+from signing.services import keys_retire_expired
 from tenants import selectors
 
 __all__ = [
@@ -133,6 +135,7 @@ class PurgeResult:
     blacklisted_deleted: int
     sessions_deleted: int = 0
     api_tokens_deleted: int = 0
+    signing_keys_retired: int = 0
 
     def as_dict(self) -> dict[str, str | int]:
         return asdict(self)
@@ -217,12 +220,15 @@ def tokens_purge_expired(
             "batch_size": batch_size,
         }
         rows = {kind: _purge_rows(sql, params, batch_size) for kind, sql in _PURGE_ROWS_SQL.items()}
+    # Signing keys live in public, one purge a run: retire those whose tokens have all expired.
+    retired = keys_retire_expired(now=now) if schema_name == get_public_schema_name() else 0
     return PurgeResult(
         schema_name,
         outstanding,
         blacklisted,
         rows["sessions"] + rows["ended_sessions"],
         rows["api_tokens"],
+        retired,
     )
 
 

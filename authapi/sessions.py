@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +29,7 @@ from authapi.models import Session, User
 from authapi.roles import admin_accounts, is_tenant_admin
 from authapi.tokens import invalid_token, token_for_client, user_for_token
 from core.errors import InvalidInput, NotAuthenticated, NotFound
+from signing.jws import issuer_for
 from tenants.models import Client
 
 __all__ = [
@@ -56,10 +57,12 @@ _USER_AGENT_MAX = 256
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """Where a login comes from, as recorded on its session."""
+    """Where a login comes from, as recorded on its session, and the URL it came to (the
+    tokens' issuer under DEBUG; signing.jws.issuer_for)."""
 
     user_agent: str = ""
     ip: str | None = None
+    base_url: str | None = None
 
 
 NO_CLIENT_INFO = ClientInfo()
@@ -72,6 +75,7 @@ class IssuedTokens:
     access: str
     refresh: str
     session_id: str
+    access_expires_at: datetime
 
 
 def session_start(*, user: User, client: Client, info: ClientInfo) -> IssuedTokens:
@@ -86,7 +90,7 @@ def session_start(*, user: User, client: Client, info: ClientInfo) -> IssuedToke
             user_agent=info.user_agent.replace("\x00", "")[:_USER_AGENT_MAX],
             ip=info.ip,
         )
-        return _issue(user, client, session)
+        return _issue(user, client, session, info)
 
 
 def credentials_check(*, login: str, password: str) -> User:
@@ -113,7 +117,9 @@ def token_pair_obtain(
         return session_start(user=user, client=client, info=info)
 
 
-def token_refresh_rotate(*, client: Client, raw: object) -> IssuedTokens:
+def token_refresh_rotate(
+    *, client: Client, raw: object, info: ClientInfo = NO_CLIENT_INFO
+) -> IssuedTokens:
     """Rotate a refresh token: the old one is blacklisted and a new pair issued in the same
     session, expiring no later than it.
 
@@ -128,7 +134,7 @@ def token_refresh_rotate(*, client: Client, raw: object) -> IssuedTokens:
     sid = tokens.session_id_of(token)
     with transaction.atomic():
         if _blacklist_once(token["jti"]):
-            return _issue(user, client, _rotation_session(user, sid))
+            return _issue(user, client, _rotation_session(user, sid), info)
         blacklisted = BlacklistedToken.objects.filter(token__jti=token["jti"])
         grace = settings.REFRESH_REUSE_GRACE_SECONDS
         # Compared in the database, whose clock set blacklisted_at; with no grace (the default)
@@ -138,7 +144,7 @@ def token_refresh_rotate(*, client: Client, raw: object) -> IssuedTokens:
                 blacklisted_at__gt=Now() - timedelta(seconds=grace)
             ).exists()
             if recent:
-                return _issue(user, client, _rotation_session(user, sid))
+                return _issue(user, client, _rotation_session(user, sid), info)
         rotated = blacklisted.exists()
     if rotated and sid is not None:
         ended = sessions_end(
@@ -284,12 +290,19 @@ def tokens_revoke(*, actor: User, token_ids: list[int]) -> tuple[int, int]:
     return revoked, len(refused)
 
 
-def _issue(user: User, client: Client, session: Session) -> IssuedTokens:
-    access, refresh, jti = tokens.issue_pair(user, client, session)
+def _issue(user: User, client: Client, session: Session, info: ClientInfo) -> IssuedTokens:
+    pair = tokens.issue_pair(user, client, session, issuer=issuer_for(client, info.base_url))
     # The snapshot cached for liveness does not hold these two, so no invalidation is needed.
-    Session.objects.filter(pk=session.pk).update(refresh_jti=jti, last_used_at=timezone.now())
+    Session.objects.filter(pk=session.pk).update(
+        refresh_jti=pair.refresh_jti, last_used_at=timezone.now()
+    )
     return IssuedTokens(
-        user=user, client=client, access=access, refresh=refresh, session_id=str(session.pk)
+        user=user,
+        client=client,
+        access=pair.access,
+        refresh=pair.refresh,
+        session_id=str(session.pk),
+        access_expires_at=pair.access_expires_at,
     )
 
 

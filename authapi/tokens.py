@@ -1,10 +1,12 @@
 """Tokens and the tenant check: the only place a token meets a tenant.
 
-Token classes are django-ninja-jwt's, with the client claims and without implicit database
-checks. ninja-jwt's RefreshToken checks the blacklist on construction and records itself as
-outstanding only from `for_user`; here tokens are made in exactly two ways: `issue_pair` (always
-recorded as outstanding, whether at login, register or rotation) and `decode` (signature, expiry
-and type only). Blacklist checks are explicit steps in authapi.services.
+Token classes are django-ninja-jwt's, for their claims (type, exp, iat, jti and ours), without
+implicit database checks; signatures are the client's own key pair's (signing.jws: `kid` and
+`iss`, SPEC §9). ninja-jwt's RefreshToken checks the blacklist on construction and records
+itself as outstanding only from `for_user`; here tokens are made in exactly two ways:
+`issue_pair` (always recorded as outstanding, whether at login, register or rotation) and
+`decode` (signature by this client's key, expiry and type only). Blacklist checks are explicit
+steps in authapi.sessions.
 
 `token_for_client` is the chokepoint every token passes: it refuses a token of another client
 exactly like a forged one, and insists that the database connection is in that client's schema,
@@ -17,6 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
 
 from django.utils import timezone
 from ninja_jwt.exceptions import TokenError
@@ -30,11 +36,13 @@ from core import hotpath
 from core.errors import NotAuthenticated
 from core.hotpath.memo import VerifiedMemo
 from core.tenancy import current_schema_name
+from signing.jws import SignatureInvalid, jwt_encode, jwt_verify, kid_still_verifies
 from tenants.models import Client
 
 __all__ = [
     "AccessToken",
     "ClientRefreshToken",
+    "IssuedPair",
     "TenantMismatch",
     "Token",
     "TokenError",
@@ -76,29 +84,45 @@ def token_digest(raw: str) -> str:
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_pair(user: User, client: Client, session: Session) -> tuple[str, str, str]:
-    """A new (access, refresh, refresh jti) for `user` of `client` in `session`: both tokens carry
-    its id as `sid` and expire no later than it does; the refresh is recorded as outstanding
-    with its user (by jti and digest) so it can be listed and revoked later."""
+@dataclass(frozen=True)
+class IssuedPair:
+    access: str
+    refresh: str
+    refresh_jti: str
+    access_expires_at: datetime
+
+
+def issue_pair(user: User, client: Client, session: Session, *, issuer: str) -> IssuedPair:
+    """A new pair for `user` of `client` in `session`, signed with the client's key and issued
+    by `issuer`: both tokens carry the session's id as `sid` and expire no later than it does;
+    the refresh is recorded as outstanding with its user (by jti and digest) so it can be
+    listed and revoked later."""
     refresh = ClientRefreshToken()
     refresh["user_id"] = user.pk
     refresh[CLIENT_ID] = client.pk
     refresh[CLIENT_NAME] = client.name
     refresh[SESSION_ID] = str(session.pk)
+    refresh["iss"] = issuer
     ends = datetime_to_epoch(session.expires_at)
     if refresh["exp"] > ends:  # rotation never extends a session's lifetime
         refresh["exp"] = ends
     access = refresh.access_token
     if access["exp"] > ends:
         access["exp"] = ends
+    raw_refresh = jwt_encode(refresh.payload, client)
     OutstandingToken.objects.create(
         user=user,
         jti=refresh["jti"],
-        token=token_digest(str(refresh)),
+        token=token_digest(raw_refresh),
         created_at=refresh.current_time,
         expires_at=datetime_from_epoch(refresh["exp"]),
     )
-    return str(access), str(refresh), refresh["jti"]
+    return IssuedPair(
+        access=jwt_encode(access.payload, client),
+        refresh=raw_refresh,
+        refresh_jti=refresh["jti"],
+        access_expires_at=datetime_from_epoch(access["exp"]),
+    )
 
 
 # Frontends send the same access token on every request until it expires: its signature and
@@ -107,27 +131,44 @@ def issue_pair(user: User, client: Client, session: Session) -> tuple[str, str, 
 _verified = VerifiedMemo(max_entries=10_000, enabled=hotpath.enabled("tokens"))
 
 
-def decode(raw: object, token_class: type[Token]) -> Token:
-    """Signature, expiry and token type; raises TokenError. Never touches the database."""
+def decode(raw: object, token_class: type[Token], client: Client) -> Token:
+    """Signature by one of `client`'s keys, expiry and token type; raises TokenError. Never
+    touches the database once the client's keys are loaded (signing.keyring)."""
     if not isinstance(raw, str) or not raw or len(raw) > MAX_TOKEN_LENGTH:
         raise TokenError("Token is invalid or expired")
     memo = token_class is AccessToken
-    payload = _verified.get(raw) if memo else None
-    if payload is not None:
-        token = token_class.__new__(token_class)
-        token.token = raw
-        token.current_time = aware_utcnow()
-        token.payload = dict(payload)
-        token.check_exp()  # the only check whose answer changes with time
-        return token
+    known = _verified.get(raw) if memo else None
+    if known is not None:
+        # A retired key (rotate_signing_key --retire-previous) takes its tokens with it.
+        if not kid_still_verifies(client, known["kid"]):
+            raise TokenError("Token is invalid or expired")
+        return _token(token_class, raw, dict(known["payload"]), check_exp_only=True)
     try:
-        token = token_class(raw)
+        payload, kid = jwt_verify(raw, client)
+    except SignatureInvalid:
+        raise TokenError("Token is invalid or expired") from None
+    try:
+        token = _token(token_class, raw, payload, check_exp_only=False)
     except TokenError:
         raise
     except Exception as exc:  # malformed claims (e.g. a non-numeric exp) must not be a 500
         raise TokenError("Token is invalid or expired") from exc
     if memo:
-        _verified.put(raw, token.payload)
+        _verified.put(raw, {"kid": kid, "payload": MappingProxyType(dict(token.payload))})
+    return token
+
+
+def _token(
+    token_class: type[Token], raw: str, payload: dict[str, Any], *, check_exp_only: bool
+) -> Token:
+    token = token_class.__new__(token_class)
+    token.token = raw
+    token.current_time = aware_utcnow()
+    token.payload = payload
+    if check_exp_only:
+        token.check_exp()  # the only check whose answer changes with time
+    else:
+        token.verify()  # exp, jti and the token type (access vs refresh)
     return token
 
 
@@ -143,7 +184,7 @@ def token_for_client(raw: object, token_class: type[Token], client: Client) -> T
     schema the connection is in."""
     _check_schema(client)
     try:
-        token = decode(raw, token_class)
+        token = decode(raw, token_class, client)
     except TokenError:
         raise invalid_token() from None
     claim = token.payload.get(CLIENT_ID)

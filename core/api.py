@@ -114,3 +114,4 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 api.add_router("", "authapi.api.router")
 api.add_router("", "authapi.cookie_api.router")
+api.add_router("", "signing.api.router")

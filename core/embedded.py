@@ -34,9 +34,10 @@ def data_dir() -> Path:
 
 
 def environment(root: Path) -> dict[str, str]:
-    """DATABASE_URL, REDIS_URL and SECRET_KEY for whichever of them the environment lacks: the
-    embedded servers under `root` (started, or attached to) and a key kept in `root`, so tokens
-    and sessions survive a restart. For `make run`, `make test` and the benchmarks only."""
+    """DATABASE_URL, REDIS_URL, SECRET_KEY and KEY_ENCRYPTION_KEY for whichever of them the
+    environment lacks: the embedded servers under `root` (started, or attached to) and keys kept
+    in `root`, so tokens, sessions and signing keys survive a restart. For `make run`,
+    `make test` and the benchmarks only."""
     env: dict[str, str] = {}
     if not os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"] = ensure_postgres(root)
@@ -48,6 +49,14 @@ def environment(root: Path) -> dict[str, str]:
             key_file.write_text(secrets.token_urlsafe(50))
             key_file.chmod(0o600)
         env["SECRET_KEY"] = key_file.read_text().strip()
+    if not os.environ.get("KEY_ENCRYPTION_KEY"):
+        from cryptography.fernet import Fernet
+
+        key_file = root / "key_encryption_key"
+        if not key_file.exists():
+            key_file.write_bytes(Fernet.generate_key())
+            key_file.chmod(0o600)
+        env["KEY_ENCRYPTION_KEY"] = key_file.read_text().strip()
     return env
 
 

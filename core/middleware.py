@@ -25,7 +25,7 @@ from core.errors import NUL_MESSAGE
 
 __all__ = ["ApiErrorShapeMiddleware", "RequestGuardMiddleware"]
 
-_PREFIXES = ("/api/", "/auth/")
+_PREFIXES = ("/api/", "/auth/", "/.well-known/")
 _CODES = {
     HTTPStatus.BAD_REQUEST: "invalid",
     HTTPStatus.FORBIDDEN: "permission_denied",

@@ -8,6 +8,7 @@ import logging
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -19,6 +20,8 @@ from authapi.selectors import dangerously_user_count
 from core.admin_sites import platform_admin_site
 from core.errors import InvalidInput
 from onboarding import services
+from signing.admin import SigningKeyInline
+from signing.services import key_rotate
 from tenants.admin import DomainInline
 from tenants.models import Client
 from tenants.origins import origins_clean
@@ -79,7 +82,8 @@ class ClientAdmin(admin.ModelAdmin):
     readonly_fields = ["schema_name", "created_on", "users"]
     fields = ["name", "schema_name", "is_active", "allowed_origins", "created_on", "users"]
     form = ClientChangeForm
-    inlines = [DomainInline]
+    inlines = [DomainInline, SigningKeyInline]
+    actions = ["rotate_signing_key", "rotate_signing_key_retire_previous"]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).prefetch_related("domains")
@@ -132,6 +136,25 @@ class ClientAdmin(admin.ModelAdmin):
             log.exception("event=client_onboard_failed schema=%s", form.cleaned_data["schema_name"])
             form.add_error(None, "Onboarding failed part-way; nothing was created. See the logs.")
         return None
+
+    @admin.action(
+        description="Rotate the signing key (the previous one verifies until its tokens expire)"
+    )
+    def rotate_signing_key(self, request: HttpRequest, queryset: Any) -> None:
+        self._rotate(request, queryset, retire_previous=False)
+
+    @admin.action(description="Rotate the signing key and retire the previous one now (compromise)")
+    def rotate_signing_key_retire_previous(self, request: HttpRequest, queryset: Any) -> None:
+        self._rotate(request, queryset, retire_previous=True)
+
+    def _rotate(self, request: HttpRequest, queryset: Any, *, retire_previous: bool) -> None:
+        if settings.JWT_ALGORITHM == "HS256":
+            self.message_user(request, "JWT_ALGORITHM is HS256: no key pairs.", messages.ERROR)
+            return
+        clients = queryset.exclude(schema_name=get_public_schema_name())
+        for client in clients:
+            key = key_rotate(client=client, retire_previous=retire_previous)
+            self.message_user(request, f"{client}: new signing key {key.kid}.", messages.SUCCESS)
 
     @admin.display(description="primary domain")
     def primary_domain(self, obj: Client) -> str:

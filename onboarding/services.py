@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -13,6 +14,7 @@ from authapi import services as user_services
 from authapi.models import Role
 from core.errors import InvalidInput
 from core.tenancy import dangerously_in_schema
+from signing.services import key_ensure
 from tenants import template
 from tenants.models import Client, Domain
 from tenants.origins import origins_clean
@@ -72,6 +74,8 @@ def client_onboard(
                 log.warning("event=client_onboard_migrating schema=%s reason=%r", schema_name, exc)
                 client.create_schema(check_if_exists=False, verbosity=0)
             Domain.objects.create(domain=domain, tenant=client, is_primary=True)
+            if settings.JWT_ALGORITHM != "HS256":
+                key_ensure(client)  # its own key pair, from the first token on (SPEC §9)
             with dangerously_in_schema(schema_name):  # the new client's first user, in its schema
                 user_services.user_create(
                     username=admin_username,

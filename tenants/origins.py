@@ -79,11 +79,17 @@ def origins_clean(values: list[str], *, field: str = "allowed_origins") -> list[
     return cleaned
 
 
+PUBLIC_PATHS = frozenset({"/.well-known/jwks.json"})
+
+
 def origin_allowed(sender: Any, request: HttpRequest, **_: Any) -> bool:
     """django-cors-headers' per-request check: the request's `Origin` is listed by the client of
-    the request's host, and the path is one CORS is for."""
+    the request's host, and the path is one CORS is for; public documents (the JWKS) are for
+    every origin."""
     tenant = getattr(request, "tenant", None)
     origin = request.headers.get("Origin")
+    if origin and request.path_info in PUBLIC_PATHS:
+        return True
     return bool(
         origin
         and tenant is not None

@@ -21,7 +21,7 @@ from core import hotpath
 
 __all__ = ["API_PREFIXES", "ApiFastPath", "ApiWSGIHandler", "is_api_path"]
 
-API_PREFIXES = ("/api/", "/auth/")
+API_PREFIXES = ("/api/", "/auth/", "/.well-known/")
 _ENABLED = hotpath.enabled("api_stack")
 
 

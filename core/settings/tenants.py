@@ -10,6 +10,7 @@ from core.settings.environment import env, env_int
 SHARED_APPS = [
     "django_tenants",
     "tenants",
+    "signing",
     "onboarding",
     "django.contrib.contenttypes",
     "django.contrib.auth",

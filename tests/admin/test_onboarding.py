@@ -146,6 +146,8 @@ def test_the_platform_admin_edits_a_clients_origins_and_refuses_a_bad_one(operat
         "allowed_origins": "https://App.Acme.test, http://localhost:5173",
         "domains-TOTAL_FORMS": "0",
         "domains-INITIAL_FORMS": "0",
+        "signing_keys-TOTAL_FORMS": "0",
+        "signing_keys-INITIAL_FORMS": "0",
     }
     bad = operator_http.post(
         url, {**form, "allowed_origins": "https://ok.test,javascript:alert(1)"}

@@ -88,3 +88,13 @@ def clean_tenant_tables() -> Iterator[None]:
             cursor.execute("DELETE FROM authapi_session")
             cursor.execute("DELETE FROM authapi_apitoken")
             cursor.execute("DELETE FROM authapi_user WHERE username <> 'owner'")
+
+
+def keys_made_after(tenant, moment) -> None:
+    """Pretend the tenant's key pairs were made at `moment` (an upgrade from HS256 then): HS256
+    tokens issued before it are accepted until they expire (signing.jws)."""
+    from signing.keyring import keyring_invalidate
+    from signing.models import SigningKey
+
+    SigningKey.objects.filter(client_id=tenant.pk).update(created_at=moment)
+    keyring_invalidate(tenant.pk)

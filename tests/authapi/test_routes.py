@@ -251,8 +251,13 @@ def test_openapi_document_says_how_to_call_each_operation(api_a):
             operation_ids.append(op["operationId"])
             assert "security" in op, f"{method} {path} does not say whether it needs a token"
             responses = op["responses"]
-            # Cookie mode's CSRF token and logout take no credentials that could be refused.
-            if path not in ("/api/auth/cookie/csrf/", "/api/auth/cookie/logout/"):
+            # Cookie mode's CSRF token and logout, and the JWKS, take no credentials that could
+            # be refused.
+            if path not in (
+                "/api/auth/cookie/csrf/",
+                "/api/auth/cookie/logout/",
+                "/.well-known/jwks.json",
+            ):
                 assert responses["401"]["headers"]["WWW-Authenticate"], f"{method} {path}"
             if "requestBody" in op:
                 assert {"413", "415"} <= set(responses), f"{method} {path}"

@@ -21,7 +21,7 @@ from ninja_jwt.utils import datetime_from_epoch
 from authapi import purge, tokens
 from authapi.models import Session, User
 from tests.admin.test_boundaries import sign_in
-from tests.authapi.conftest import PASSWORD, REFRESH_ROUTES, Api
+from tests.authapi.conftest import PASSWORD, REFRESH_ROUTES, Api, keys_made_after
 from tests.conftest import ACME, host_client, run_in_another_process
 
 pytestmark = pytest.mark.django_db
@@ -244,7 +244,9 @@ def test_a_password_set_any_other_way_ends_every_session(api_a, tenant_a, alice)
 
 
 def _legacy_refresh(tenant_a, alice) -> tokens.ClientRefreshToken:
-    """A refresh token as a release without sessions issued it: no sid claim."""
+    """A refresh token as a release without sessions (and without key pairs) issued it: no sid
+    claim, HS256 with the shared secret, issued before the client's first key pair."""
+    keys_made_after(tenant_a, timezone.now() + timedelta(seconds=2))
     with schema_context(tenant_a.schema_name):
         legacy = tokens.ClientRefreshToken()
         legacy["user_id"] = alice.pk

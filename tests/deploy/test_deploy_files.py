@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 
 from core.settings.secret_rules import PUBLISHED_SAMPLES
 
@@ -98,9 +99,31 @@ def _check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_deploy_is_clean_with_the_documented_environment_and_a_key_of_ones_own():
-    result = _check_deploy(_documented_environment(SECRET_KEY=secrets.token_urlsafe(50)))
+    result = _check_deploy(
+        _documented_environment(
+            SECRET_KEY=secrets.token_urlsafe(50),
+            KEY_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        )
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_start_up_refuses_a_key_pair_algorithm_without_a_key_encryption_key_or_a_bad_one():
+    missing = _check_deploy(_documented_environment(SECRET_KEY=secrets.token_urlsafe(50)))
+    assert missing.returncode != 0 and "KEY_ENCRYPTION_KEY is required" in missing.stderr
+    bad = _check_deploy(
+        _documented_environment(SECRET_KEY=secrets.token_urlsafe(50), KEY_ENCRYPTION_KEY="nope")
+    )
+    assert bad.returncode != 0 and "KEY_ENCRYPTION_KEY" in bad.stderr
+    legacy = _check_deploy(
+        _documented_environment(SECRET_KEY=secrets.token_urlsafe(50), JWT_ALGORITHM="HS256")
+    )
+    assert legacy.returncode == 0, legacy.stderr
+    unknown = _check_deploy(
+        _documented_environment(SECRET_KEY=secrets.token_urlsafe(50), JWT_ALGORITHM="none")
+    )
+    assert unknown.returncode != 0 and "JWT_ALGORITHM" in unknown.stderr
 
 
 def _sample_values(name: str) -> list[str]:

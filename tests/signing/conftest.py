@@ -1,0 +1,2 @@
+from tests.admin.test_onboarding import operator_http  # noqa: F401  (shared fixtures)
+from tests.authapi.conftest import api_a, api_b, clean_tenant_tables, make_user  # noqa: F401
