@@ -22,12 +22,13 @@ router = Router(tags=["keys"])
     summary="The client's public signing keys (JWKS)",
     openapi_extra={
         "security": [],
+        # Ninja keys responses by int status: a str key would be a second "200" in the JSON.
         "responses": {
-            "200": {
+            200: {
                 "description": '`{"keys": [...]}`: kid, kty, alg, use and public parameters',
                 "content": {"application/json": {"schema": {"type": "object"}}},
             },
-            "404": {"description": "Unknown host, or HS256 mode (no key pairs)"},
+            404: {"description": "Unknown host, or HS256 mode (no key pairs)"},
         },
     },
 )

@@ -1,5 +1,6 @@
 """One test per route and alias of SPEC §3, each with its exact response shape."""
 
+import json
 from http import HTTPStatus
 
 import jwt
@@ -323,3 +324,14 @@ def test_a_token_checked_in_another_tenants_schema_fails_loudly(
     access = api_a.login("chokepoint")["access"]
     with dangerously_in_schema(tenant_b.schema_name), pytest.raises(tokens.TenantMismatch):
         tokens.token_for_client(access, tokens.AccessToken, tenant_a)
+
+
+def test_the_openapi_document_has_no_duplicate_keys(api_a):
+    """Swagger UI (js-yaml) refuses a document with a key twice, which json.loads would hide."""
+
+    def no_duplicates(pairs):
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), f"duplicate keys: {keys}"
+        return dict(pairs)
+
+    json.loads(api_a.get("/api/openapi.json").content, object_pairs_hook=no_duplicates)

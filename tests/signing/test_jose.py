@@ -1,5 +1,6 @@
-"""A downstream Node service verifies a live access token with `jose` (createRemoteJWKSet) and
-nothing but the client's JWKS URL and issuer; another client's JWKS does not verify it."""
+"""Downstream services verify a live access token with nothing but the client's JWKS URL and
+issuer: a Node service with `jose` (createRemoteJWKSet), where another client's JWKS does not
+verify it, and the README's Python and Node examples, run as written with the live issuer."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tenants.models import Domain
-from tests.browser.live import JS, api_server
+from tests.browser.live import JS, ROOT, api_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +43,10 @@ def test_jose_verifies_a_live_token_with_the_jwks_url_and_issuer_only(
             )
             with urllib.request.urlopen(request, timeout=10) as response:
                 assert response.status == HTTPStatus.CREATED
-                access = json.loads(response.read())["access"]
+                pair = json.loads(response.read())
+            access = pair["access"]
+            python_example = _run_readme_python(base, pair)
+            node_example = _run_readme_node(node, base, pair)
             done = subprocess.run(
                 [
                     node,
@@ -66,3 +70,53 @@ def test_jose_verifies_a_live_token_with_the_jwks_url_and_issuer_only(
     assert result["remote"]["payload"]["iss"] == base  # DEBUG: the URL the login came to
     assert result["remote"]["protectedHeader"]["alg"] == "ES256"
     assert result["other"]["error"] == "ERR_JWKS_NO_MATCHING_KEY", result
+    assert python_example == {"access": "Acme Corp", "refresh": "refused"}
+    assert node_example == {"access": "Acme Corp", "refresh": "refused"}
+
+
+def _readme_block(after: str, language: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"```{language}\n", text.index(after)) + len(language) + 4
+    return text[start : text.index("```", start)]
+
+
+def _run_readme_python(issuer: str, pair: dict[str, str]) -> dict[str, str]:
+    code = _readme_block("Python (`pip install", "python").replace(
+        '"https://acme.example.com"', repr(issuer)
+    )
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    verify = namespace["verify"]
+    assert callable(verify)
+    result = {"access": verify(pair["access"])["client_name"]}
+    try:
+        verify(pair["refresh"])
+        result["refresh"] = "accepted"
+    except Exception:
+        result["refresh"] = "refused"
+    return result
+
+
+def _run_readme_node(node: str, issuer: str, pair: dict[str, str]) -> dict[str, str]:
+    code = _readme_block("Node (`npm install jose`)", "js").replace(
+        '"https://acme.example.com"', json.dumps(issuer)
+    )
+    code += """
+const [access, refresh] = process.argv.slice(2);
+const result = { access: (await verify(access)).client_name };
+result.refresh = await verify(refresh).then(() => "accepted", () => "refused");
+console.log(JSON.stringify(result));
+"""
+    script = JS / "test" / ".readme-example.mjs"  # beside node_modules, where jose resolves
+    script.write_text(code)
+    try:
+        done = subprocess.run(
+            [node, str(script), pair["access"], pair["refresh"]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        script.unlink()
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
