@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from authapi import api_tokens, selectors, services, sessions
+from authapi import admin_views, api_tokens, selectors, services, sessions
 from authapi.models import ApiToken, Role, Session, User
 from core.admin_sites import platform_admin_site, tenant_admin_site
 
@@ -361,3 +361,7 @@ tenant_admin_site.register(OutstandingToken, OutstandingTokenAdmin)
 tenant_admin_site.register(BlacklistedToken, BlacklistedTokenAdmin)
 tenant_admin_site.register(Session, SessionAdmin)
 tenant_admin_site.register(ApiToken, ApiTokenAdmin)
+
+tenant_admin_site.extra_views.append(
+    ("blocked-logins/", admin_views.blocked_logins, "blocked_logins")
+)

@@ -14,14 +14,18 @@ from ninja import Field as NinjaField
 from ninja import Router, Schema, Status
 from ninja.pagination import LimitOffsetPagination, paginate
 
+from audit.models import AuditEvent
+from audit.selectors import event_list
 from authapi import api_tokens, selectors, services, sessions
 from authapi.auth import CREDENTIALS, SESSION_CREDENTIALS, request_user
 from authapi.models import ApiToken, Session, User
+from authapi.roles import is_tenant_admin
 from authapi.schemas import (
     AccountOut,
     ApiTokenCreatedOut,
     ApiTokenCreateIn,
     ApiTokenOut,
+    AuditEventOut,
     AuthTestOut,
     DetailOut,
     EmptyOut,
@@ -305,6 +309,7 @@ def api_token_create(request: TenantRequest, payload: ApiTokenCreateIn) -> Statu
             password=payload.password or "",
             name=payload.name,
             expires_in_days=payload.expires_in_days,
+            info=_client_info(request),
         )
     return Status(HTTPStatus.CREATED, issued)
 
@@ -329,3 +334,19 @@ def api_token_list(request: AuthenticatedRequest) -> QuerySet[ApiToken]:
 def api_token_delete(request: AuthenticatedRequest, token_id: int) -> Status:
     api_tokens.api_token_delete(user=request.auth, token_id=token_id)
     return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.get(
+    "/api/audit/",
+    auth=jwt_auth,
+    response={200: list[AuditEventOut], **_ERRORS},
+    summary="The client's audit trail, newest first (staff and admin)",
+)
+@paginate(ListPage)
+def audit_list(
+    request: AuthenticatedRequest, event: str | None = None, user_id: int | None = None
+) -> QuerySet[AuditEvent]:
+    user = request.auth
+    if not (user.role in ("staff", "admin") or is_tenant_admin(user)):
+        raise PermissionDenied("Only staff and admin may read the audit trail")
+    return event_list(event=event, user_id=user_id)

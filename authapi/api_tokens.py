@@ -14,10 +14,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from audit import services as audit
 from authapi import sessions
 from authapi.models import ApiToken, User
 from authapi.roles import admin_accounts, is_tenant_admin
@@ -56,33 +57,53 @@ def api_token_create(
     """A new key for `user`, valid for `expires_in_days` days (or until deleted)."""
     key = API_KEY_PREFIX + secrets.token_urlsafe(_KEY_BYTES)
     now = timezone.now()
-    record = ApiToken.objects.create(
-        user=user,
-        name=(name or DEFAULT_NAME).strip() or DEFAULT_NAME,
-        prefix=key[:_PREFIX_LENGTH],
-        digest=token_digest(key),
-        created_at=now,
-        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
-    )
-    log.info("event=api_token_created user_id=%s token_id=%s", user.pk, record.pk)
-    return IssuedApiToken(record=record, key=key)
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=(name or DEFAULT_NAME).strip() or DEFAULT_NAME,
+            prefix=key[:_PREFIX_LENGTH],
+            digest=token_digest(key),
+            created_at=now,
+            expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+        )
+        # The key's id and name only: not its value, nor its prefix (a part of it).
+        audit.record(
+            audit.Event.API_TOKEN_CREATED,
+            user_id=user.pk,
+            username=user.username,
+            detail={"token_id": token.pk, "name": token.name},
+        )
+    return IssuedApiToken(record=token, key=key)
 
 
 def api_token_create_with_password(
-    *, login: str, password: str, name: str | None, expires_in_days: int | None = None
+    *,
+    login: str,
+    password: str,
+    name: str | None,
+    expires_in_days: int | None = None,
+    info: sessions.ClientInfo = sessions.NO_CLIENT_INFO,
 ) -> IssuedApiToken:
-    """DRF's obtain-token flow: a key for the user these credentials log in (the same 401 as a
-    failed login otherwise)."""
-    user = sessions.credentials_check(login=login, password=password)
-    return api_token_create(user=user, name=name, expires_in_days=expires_in_days)
+    """DRF's obtain-token flow: a key for the user these credentials log in (a login in every
+    way: protected, counted and audited; the same 401 as a failed login otherwise)."""
+    user = sessions.credentials_check(login=login, password=password, info=info)
+    with transaction.atomic():
+        audit.record(
+            audit.Event.LOGIN_SUCCEEDED,
+            user_id=user.pk,
+            username=user.username,
+            detail={"via": "api_token"},
+        )
+        return api_token_create(user=user, name=name, expires_in_days=expires_in_days)
 
 
 def api_token_delete(*, user: User, token_id: int) -> None:
     """Delete one key of `user`; any other id (someone else's, gone): 404."""
-    deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
-    if not deleted:
-        raise NotFound("No such API token")
-    log.info("event=api_token_revoked user_id=%s token_id=%s", user.pk, token_id)
+    with transaction.atomic():
+        deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
+        if not deleted:
+            raise NotFound("No such API token")
+        _revoked([(token_id, user.pk, user.username)], by="owner")
 
 
 def api_tokens_revoke(*, actor: User, tokens: QuerySet[ApiToken]) -> tuple[int, int]:
@@ -93,7 +114,10 @@ def api_tokens_revoke(*, actor: User, tokens: QuerySet[ApiToken]) -> tuple[int, 
         protected = admin_accounts(via="user__")
         refused = tokens.filter(protected).count()
         tokens = tokens.exclude(protected)
-    revoked = tokens.delete()[1].get(ApiToken._meta.label, 0)
+    with transaction.atomic():
+        rows = list(tokens.values_list("pk", "user_id", "user__username"))
+        revoked = tokens.delete()[1].get(ApiToken._meta.label, 0)
+        _revoked(rows, by="admin")
     return revoked, refused
 
 
@@ -123,5 +147,16 @@ def api_token_touch(record: ApiToken) -> None:
 
 def api_token_logout(*, record: ApiToken) -> None:
     """A logout made with the key itself: the key is deleted."""
-    ApiToken.objects.filter(pk=record.pk).delete()  # authapi.signals drops the cached key
-    log.info("event=api_token_revoked user_id=%s token_id=%s", record.user_id, record.pk)
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=record.pk).delete()  # authapi.signals drops the cached key
+        _revoked([(record.pk, record.user_id, "")], by="logout")
+
+
+def _revoked(rows: list[tuple[int, int, str]], *, by: str) -> None:
+    audit.record_many(
+        audit.Event.API_TOKEN_REVOKED,
+        [
+            {"user_id": user_id, "username": name, "detail": {"token_id": pk, "by": by}}
+            for pk, user_id, name in rows
+        ],
+    )

@@ -125,6 +125,12 @@ DELETE FROM authapi_apitoken WHERE id IN (
     SELECT id FROM authapi_apitoken WHERE expires_at < %(now)s
     ORDER BY expires_at LIMIT %(batch_size)s
 )""",
+    # Audit events past AUDIT_RETENTION_DAYS, through the `at` index.
+    "audit_events": """
+DELETE FROM audit_auditevent WHERE id IN (
+    SELECT id FROM audit_auditevent WHERE at < %(audit_before)s
+    ORDER BY at LIMIT %(batch_size)s
+)""",
 }
 
 
@@ -136,6 +142,7 @@ class PurgeResult:
     sessions_deleted: int = 0
     api_tokens_deleted: int = 0
     signing_keys_retired: int = 0
+    audit_events_deleted: int = 0
 
     def as_dict(self) -> dict[str, str | int]:
         return asdict(self)
@@ -217,6 +224,7 @@ def tokens_purge_expired(
         params: dict[str, datetime | int] = {
             "now": now,
             "ended_before": now - refresh_lifetime,
+            "audit_before": now - timedelta(days=settings.AUDIT_RETENTION_DAYS),
             "batch_size": batch_size,
         }
         rows = {kind: _purge_rows(sql, params, batch_size) for kind, sql in _PURGE_ROWS_SQL.items()}
@@ -229,6 +237,7 @@ def tokens_purge_expired(
         rows["sessions"] + rows["ended_sessions"],
         rows["api_tokens"],
         retired,
+        rows["audit_events"],
     )
 
 

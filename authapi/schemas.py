@@ -17,6 +17,7 @@ __all__ = [
     "ApiTokenCreateIn",
     "ApiTokenCreatedOut",
     "ApiTokenOut",
+    "AuditEventOut",
     "AuthTestOut",
     "CookieLoginOut",
     "CookieRefreshOut",
@@ -269,3 +270,19 @@ class CookieRegisterOut(CookieLoginOut):
 
 class CsrfOut(Schema):
     csrf_token: str
+
+
+class AuditEventOut(Schema):
+    id: int
+    at: datetime
+    event: str
+    user_id: int | None
+    username: str
+    ip: str | None
+    user_agent: str
+    session_id: str | None
+    detail: dict[str, Any]
+
+    @staticmethod
+    def resolve_session_id(obj: Any) -> str | None:
+        return str(obj.session_id) if obj.session_id else None

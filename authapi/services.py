@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 
-from authapi import selectors, sessions
+from audit.services import Event, record
+from authapi import protection, selectors, sessions
 from authapi.models import Role, User
-from authapi.roles import apply_role
+from authapi.roles import apply_role, is_tenant_admin
 from core.errors import FieldError, InvalidInput, PermissionDenied
 from core.tenancy import current_schema_name
 from tenants.models import Client
@@ -81,7 +82,11 @@ def user_register(
     info: sessions.ClientInfo = sessions.NO_CLIENT_INFO,
 ) -> sessions.IssuedTokens:
     """Create an account and log it in (a new session). Only a tenant admin may create staff
-    or admin accounts."""
+    or admin accounts. Anonymous registrations are limited per IP (REGISTER_RATE), before
+    anything is looked up, so the route is no fast oracle of which names exist."""
+    schema = current_schema_name()
+    if actor is None or not is_tenant_admin(actor):
+        protection.register_check(schema=schema, ip=info.ip)
     role = role or Role.CUSTOMER
     if role not in Role.values:
         raise InvalidInput.field("role", f"Unknown role; choose one of {', '.join(Role.values)}")
@@ -94,19 +99,28 @@ def user_register(
     if errors:
         raise InvalidInput(errors)
     try:
-        user = user_create(
-            username=username,
-            email=email,
-            password=password,
-            role=role,
-            first_name=first_name,
-            last_name=last_name,
-        )
+        with protection.hashing_slot(schema=schema), transaction.atomic():
+            user = user_create(
+                username=username,
+                email=email,
+                password=password,
+                role=role,
+                first_name=first_name,
+                last_name=last_name,
+            )
+            issued = sessions.session_start(user=user, client=client, info=info)
+            record(
+                Event.USER_REGISTERED,
+                user_id=user.pk,
+                username=user.username,
+                session_id=issued.session_id,
+                detail={"role": user.role, "by": actor.username if actor else None},
+            )
+            return issued
     except IntegrityError:  # a concurrent registration took the name or email first
         raise InvalidInput.field(
             "username", "A user with that username or email already exists"
         ) from None
-    return sessions.session_start(user=user, client=client, info=info)
 
 
 def _registration_errors(candidate: User, password: str) -> list[FieldError]:

@@ -24,11 +24,13 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from authapi import selectors, tokens
+from audit.services import Event, record, record_many
+from authapi import protection, selectors, tokens
 from authapi.models import Session, User
 from authapi.roles import admin_accounts, is_tenant_admin
 from authapi.tokens import invalid_token, token_for_client, user_for_token
 from core.errors import InvalidInput, NotAuthenticated, NotFound
+from core.tenancy import current_schema_name
 from signing.jws import issuer_for
 from tenants.models import Client
 
@@ -93,16 +95,27 @@ def session_start(*, user: User, client: Client, info: ClientInfo) -> IssuedToke
         return _issue(user, client, session, info)
 
 
-def credentials_check(*, login: str, password: str) -> User:
+def credentials_check(*, login: str, password: str, info: ClientInfo = NO_CLIENT_INFO) -> User:
     """The active user that `login` (username or email) and `password` name. Unknown user,
     wrong password and inactive user are the same 401, and the password hasher runs in every
-    case so timing tells them apart no better."""
+    case so timing tells them apart no better.
+
+    Login protection (authapi.protection) comes first: a blocked account or address is a 429
+    before any hashing, and the hashing itself holds one of the client's slots."""
+    schema = current_schema_name()
+    protection.login_check(schema=schema, login=login, ip=info.ip)
     user = selectors.user_get_by_login(login=login)
-    if user is None:
-        User().set_password(password)  # same hashing work as a real check
+    with protection.hashing_slot(schema=schema):
+        if user is None:
+            User().set_password(password)  # same hashing work as a real check
+            ok = False
+        else:
+            ok = user.check_password(password) and user.is_active
+    if not ok or user is None:
+        protection.login_failed(schema=schema, login=login, ip=info.ip)
+        record(Event.LOGIN_FAILED, user_id=user.pk if user is not None else None, username=login)
         raise _no_active_account()
-    if not user.check_password(password) or not user.is_active:
-        raise _no_active_account()
+    protection.login_succeeded(schema=schema, login=login, ip=info.ip)
     return user
 
 
@@ -110,11 +123,18 @@ def token_pair_obtain(
     *, client: Client, login: str, password: str, info: ClientInfo = NO_CLIENT_INFO
 ) -> IssuedTokens:
     """Log in by username or email (credentials_check): a new session."""
-    user = credentials_check(login=login, password=password)
+    user = credentials_check(login=login, password=password, info=info)
     user.last_login = timezone.now()
     with transaction.atomic():  # one commit (one WAL flush) for every write of a login
         user.save(update_fields=["last_login"])
-        return session_start(user=user, client=client, info=info)
+        issued = session_start(user=user, client=client, info=info)
+        record(
+            Event.LOGIN_SUCCEEDED,
+            user_id=user.pk,
+            username=user.username,
+            session_id=issued.session_id,
+        )
+        return issued
 
 
 def token_refresh_rotate(
@@ -147,10 +167,7 @@ def token_refresh_rotate(
                 return _issue(user, client, _rotation_session(user, sid), info)
         rotated = blacklisted.exists()
     if rotated and sid is not None:
-        ended = sessions_end(
-            sessions=Session.objects.filter(pk=sid), reason=Session.EndReason.REUSE
-        )
-        log.warning("event=refresh_reuse_detected user_id=%s sessions_ended=%d", user.pk, ended)
+        _reuse_detected(user, sid)
     raise invalid_token()
 
 
@@ -172,7 +189,7 @@ def token_verify(*, client: Client, raw: object) -> None:
 def token_blacklist(*, client: Client, raw: object) -> None:
     """Log out: blacklist the refresh token and end its session. A second logout is a 401."""
     token = token_for_client(raw, tokens.ClientRefreshToken, client)
-    user_for_token(token)  # its session is still live
+    user = user_for_token(token)  # its session is still live
     sid = tokens.session_id_of(token)
     with transaction.atomic():
         done = _blacklist_once(token["jti"])
@@ -181,20 +198,49 @@ def token_blacklist(*, client: Client, raw: object) -> None:
     if not done:
         # Rotated already, yet its session lives: someone else rotated it first. Reuse.
         if sid is not None:
-            sessions_end(sessions=Session.objects.filter(pk=sid), reason=Session.EndReason.REUSE)
+            _reuse_detected(user, sid)
         raise invalid_token()
 
 
+def _reuse_detected(user: User, sid: str) -> None:
+    with transaction.atomic():
+        ended = sessions_end(
+            sessions=Session.objects.filter(pk=sid), reason=Session.EndReason.REUSE
+        )
+        record(
+            Event.REFRESH_REUSE_DETECTED,
+            user_id=user.pk,
+            username=user.username,
+            session_id=sid,
+            detail={"sessions_ended": ended},
+        )
+    log.warning("event=refresh_reuse_detected user_id=%s sessions_ended=%d", user.pk, ended)
+
+
 def sessions_end(*, sessions: QuerySet[Session], reason: str) -> int:
-    """End the live sessions among `sessions`; every token of them is refused from the commit
-    on, in every process. Returns how many ended."""
-    ids = list(sessions.filter(ended_at__isnull=True).values_list("pk", flat=True))
-    if not ids:
-        return 0
-    ended = Session.objects.filter(pk__in=ids, ended_at__isnull=True).update(
-        ended_at=timezone.now(), end_reason=reason
-    )
-    for sid in ids:  # update() sends no signal: drop each cached answer ourselves
+    """End the live sessions among `sessions` (a `session_ended` event each, with the reason);
+    every token of them is refused from the commit on, in every process. Returns how many
+    ended."""
+    with transaction.atomic():
+        rows = list(
+            Session.objects.filter(pk__in=sessions.filter(ended_at__isnull=True).values("pk"))
+            .select_for_update(of=("self",))  # not the user row: a password change holds it
+            .filter(ended_at__isnull=True)
+            .values_list("pk", "user_id", "user__username")
+        )
+        if not rows:
+            return 0
+        ended = Session.objects.filter(pk__in=[r[0] for r in rows]).update(
+            ended_at=timezone.now(), end_reason=reason
+        )
+        record_many(
+            Event.SESSION_ENDED,
+            [
+                {"user_id": uid, "username": name, "session_id": sid, "detail": {"reason": reason}}
+                for sid, uid, name in rows
+            ],
+        )
+    for sid, _, _ in rows:  # update() sends no signal: drop each cached answer ourselves
         selectors.session_get_live.invalidate(sid=str(sid))
     return ended
 

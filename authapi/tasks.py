@@ -64,12 +64,13 @@ def purge_schema(schema_name: str) -> dict[str, str | int]:
         return purge.PurgeResult(schema_name, 0, 0).as_dict()
     logger.info(
         "event=tokens_purged schema=%s outstanding=%d blacklisted=%d sessions=%d api_tokens=%d "
-        "signing_keys_retired=%d",
+        "signing_keys_retired=%d audit_events=%d",
         result.schema,
         result.outstanding_deleted,
         result.blacklisted_deleted,
         result.sessions_deleted,
         result.api_tokens_deleted,
         result.signing_keys_retired,
+        result.audit_events_deleted,
     )
     return result.as_dict()

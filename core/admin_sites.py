@@ -7,9 +7,13 @@ the other.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest
 from django_tenants.utils import get_public_schema_name
+
+from core.login_views import throttle_aware
 
 __all__ = ["platform_admin_site", "tenant_admin_site"]
 
@@ -20,7 +24,14 @@ def _on_public(request: HttpRequest) -> bool:
     return tenant is not None and tenant.schema_name == get_public_schema_name()
 
 
-class PlatformAdminSite(AdminSite):
+class ProtectedLoginSite(AdminSite):
+    """/admin/login/ answers 429 for a login refused by login protection (core.login_views)."""
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        return throttle_aware(super().login)(request, extra_context)
+
+
+class PlatformAdminSite(ProtectedLoginSite):
     site_header = "tenantauth — platform"
     site_title = "tenantauth platform"
     index_title = "Clients and platform staff"
@@ -29,9 +40,20 @@ class PlatformAdminSite(AdminSite):
         return _on_public(request) and super().has_permission(request)
 
 
-class TenantAdminSite(AdminSite):
+class TenantAdminSite(ProtectedLoginSite):
     site_title = "tenantauth"
     index_title = "Users and tokens"
+    index_template = "admin/tenant_index.html"  # adds the blocked-logins page
+    # Pages of apps above core that are not a model's (authapi.admin adds "blocked logins").
+    extra_views: list[Any] = []
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        extra = [
+            path(route, self.admin_view(view), name=name) for route, view, name in self.extra_views
+        ]
+        return extra + super().get_urls()
 
     def has_permission(self, request: HttpRequest) -> bool:
         return not _on_public(request) and super().has_permission(request)

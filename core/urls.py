@@ -5,10 +5,11 @@ from django.urls import path
 
 from core.admin_sites import tenant_admin_site
 from core.api import api
+from core.login_views import ProtectedLoginView
 
 urlpatterns = [
     path("admin/", tenant_admin_site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", ProtectedLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", api.urls),
 ]

@@ -4,9 +4,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from core.admin_sites import platform_admin_site
+from core.login_views import ProtectedLoginView
 
 urlpatterns = [
     path("admin/", platform_admin_site.urls),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", ProtectedLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -10,6 +10,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from audit.services import Event, record
 from authapi import services as user_services
 from authapi.models import Role
 from core.errors import InvalidInput
@@ -76,6 +77,10 @@ def client_onboard(
             Domain.objects.create(domain=domain, tenant=client, is_primary=True)
             if settings.JWT_ALGORITHM != "HS256":
                 key_ensure(client)  # its own key pair, from the first token on (SPEC §9)
+            record(  # the platform's trail: the connection is in public here
+                Event.CLIENT_ONBOARDED,
+                detail={"client_id": client.pk, "schema": schema_name, "domain": domain},
+            )
             with dangerously_in_schema(schema_name):  # the new client's first user, in its schema
                 user_services.user_create(
                     username=admin_username,

@@ -16,6 +16,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from ninja_jwt.settings import api_settings as jwt_settings
 
+from audit.services import Event, record
+from core.tenancy import dangerously_in_schema
 from signing.crypto import key_pair_generate
 from signing.keyring import KeyRing, keyring_for, keyring_invalidate, keyring_load
 from signing.models import SigningKey
@@ -86,6 +88,11 @@ def _replace(client: Client, *, retire_previous: bool) -> SigningKey:
     if retire_previous:
         _retire(SigningKey.objects.filter(client=client, state=SigningKey.State.PREVIOUS), now)
     key = _create(client, now)  # its post_save drops the ring in every process
+    with dangerously_in_schema(client.schema_name):  # the client's own trail
+        record(
+            Event.SIGNING_KEY_ROTATED,
+            detail={"kid": key.kid, "retire_previous": retire_previous},
+        )
     log.info(
         "event=signing_key_rotated client_id=%s kid=%s retire_previous=%s",
         client.pk,

@@ -81,11 +81,22 @@ def _tenants_created(django_db_setup: None, django_db_blocker) -> None:
         ensure_tenant(GLOBEX)
 
 
+def _forget_login_counters() -> None:
+    """Login protection's counters (authapi.protection) do not carry over from test to test."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter("tenantauth:lp:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_host_cache() -> Iterator[None]:
     # The caches answer only once this process's invalidation listener is subscribed.
     assert localcache.wait_until_ready(), "the local-cache listener could not subscribe to Redis"
     localcache.clear_all()
+    _forget_login_counters()
     yield
     localcache.clear_all()
     connection.set_schema_to_public()

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.health.HealthMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "audit.context.AuditContextMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "core.middleware.ApiErrorShapeMiddleware",
     "core.middleware.RequestGuardMiddleware",
@@ -83,9 +84,13 @@ MIDDLEWARE = [
 # The JSON API (/api/, /auth/) skips the session, CSRF, auth and message layers; see
 # core.hotpath.handlers (cookie mode checks CSRF itself: authapi.cookies). CORS comes right after
 # the tenant is known (tenants.origins decides per client) and before anything that can refuse.
+# Both admins' session logins count failures and refuse blocked ones like the API (SPEC §10).
+AUTHENTICATION_BACKENDS = ["authapi.backends.ProtectedModelBackend"]
+
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "audit.context.AuditContextMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "core.middleware.ApiErrorShapeMiddleware",
     "core.middleware.RequestGuardMiddleware",

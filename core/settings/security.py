@@ -4,6 +4,7 @@ https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 """
 
 import ipaddress
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -62,3 +63,23 @@ if AUTH_COOKIE_SAMESITE is not None:
     AUTH_COOKIE_SAMESITE = AUTH_COOKIE_SAMESITE.capitalize()
     if AUTH_COOKIE_SAMESITE not in ("Lax", "Strict", "None"):
         raise ImproperlyConfigured("AUTH_COOKIE_SAMESITE must be Lax, Strict or None")
+
+# Attack protection (SPEC §10; authapi.protection). Counters live in Redis, per client.
+# Failed logins for one account (the login string as typed, known or not) from one IP within the
+# window, then that account is refused from that IP (429) until the window has passed:
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 10)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+# Failed logins from one IP to one client within the window, then every login from it is refused:
+LOGIN_IP_MAX_FAILURES = env_int("LOGIN_IP_MAX_FAILURES", 100)
+# Registrations per IP and client: "<count>/<s|m|h|d>".
+REGISTER_RATE = env("REGISTER_RATE", "20/h") or "20/h"
+if not re.fullmatch(r"[1-9]\d*/[smhd]", REGISTER_RATE):
+    raise ImproperlyConfigured("REGISTER_RATE must look like 20/h (a count per s, m, h or d)")
+# Password checks (Argon2, the expensive part of a login) running at once for one client, across
+# every web process: more are answered 429 at once instead of queueing behind the hasher, so one
+# client's login flood cannot take the workers from the others. About half the web workers of
+# the whole deployment is a good value.
+LOGIN_HASH_CONCURRENCY = env_int("LOGIN_HASH_CONCURRENCY", 1)
+
+# Audit events older than this are deleted by the purge job.
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90)

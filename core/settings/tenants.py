@@ -9,6 +9,7 @@ from core.settings.environment import env, env_int
 # tables are also here because the platform's own staff sign in on the public host.
 SHARED_APPS = [
     "django_tenants",
+    "audit",
     "tenants",
     "signing",
     "onboarding",
@@ -31,6 +32,7 @@ SHARED_APPS = [
 TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
+    "audit",
     "authapi",
     "django.contrib.sessions",
     "django.contrib.admin",

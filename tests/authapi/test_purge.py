@@ -73,6 +73,7 @@ def test_real_worker_purges_expired_rows_in_every_schema_and_keeps_live_ones(
             "sessions_deleted": 0,
             "api_tokens_deleted": 0,
             "signing_keys_retired": 0,
+            "audit_events_deleted": 0,
         }
         left = counts(schema)
         assert left["expired"] == 0
@@ -216,6 +217,7 @@ def test_purge_of_an_unknown_schema_is_skipped_not_retried(eager_celery):
         "sessions_deleted": 0,
         "api_tokens_deleted": 0,
         "signing_keys_retired": 0,
+        "audit_events_deleted": 0,
     }
 
 

@@ -51,6 +51,7 @@ def api_server(*, access_lifetime: int, workers: int = 2) -> Iterator[int]:
         BIND_HOST="127.0.0.1",
         PORT=str(port),
         WEB_CONCURRENCY=str(workers),
+        REGISTER_RATE="1000/h",  # every test registers from 127.0.0.1
     )
     log = tempfile.NamedTemporaryFile("w+", prefix="browser-api-", suffix=".log")  # noqa: SIM115
     proc = subprocess.Popen(

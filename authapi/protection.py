@@ -1,0 +1,290 @@
+"""Login protection (SPEC §10), per client, with counters in Redis — checked before any password
+is hashed, on every login path (JSON, cookie mode, the API-key password flow: authapi.sessions;
+both admins' session logins: authapi.backends).
+
+- An account (the login string as typed, normalised; known or not, so an unknown account answers
+  exactly like a known one) from one IP: after LOGIN_MAX_FAILURES failures within
+  LOGIN_FAILURE_WINDOW_SECONDS, refused from that IP (even with the right password) until the
+  window has passed or the tenant admin unblocks it. Other IPs are not affected.
+- An IP: after LOGIN_IP_MAX_FAILURES failures within the window, every login from it is refused.
+- Registration: REGISTER_RATE per IP.
+- Password checks at once per client, across processes: at most LOGIN_HASH_CONCURRENCY; more are
+  answered 429 at once (`hashing_slot`), so one client's flood cannot occupy every web worker.
+
+Each counter is a fixed window from its first failure (INCR, EXPIRE on the first), in Lua so
+that counting, expiring and noting a block are one atomic step. Blocks are also noted in a sorted
+set per client, for the admin's list. With Redis unreachable, logins go on unprotected (logged).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from audit.services import Event, record
+from core.errors import Throttled
+
+__all__ = [
+    "Block",
+    "blocked_list",
+    "hashing_slot",
+    "login_check",
+    "login_failed",
+    "login_succeeded",
+    "register_check",
+    "unblock",
+]
+
+log = logging.getLogger(__name__)
+
+_CHECK = """
+local a = tonumber(redis.call('GET', KEYS[1]) or '0')
+local i = tonumber(redis.call('GET', KEYS[2]) or '0')
+if a >= tonumber(ARGV[1]) then return {1, redis.call('TTL', KEYS[1])} end
+if i >= tonumber(ARGV[2]) then return {2, redis.call('TTL', KEYS[2])} end
+return {0, 0}
+"""
+# KEYS: account+ip counter, ip counter, blocked set. ARGV: window, account max, ip max, now,
+# account member, ip member.
+_FAIL = """
+local a = redis.call('INCR', KEYS[1])
+if a == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local i = redis.call('INCR', KEYS[2])
+if i == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+if a == tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + redis.call('TTL', KEYS[1]), ARGV[5])
+end
+if i == tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + redis.call('TTL', KEYS[2]), ARGV[6])
+end
+redis.call('EXPIRE', KEYS[3], ARGV[1])
+return {a, i}
+"""
+# A counter of requests (registrations) in a fixed window. KEYS: counter. ARGV: window, max.
+_RATE = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if n > tonumber(ARGV[2]) then return redis.call('TTL', KEYS[1]) end
+return 0
+"""
+# A counting semaphore that heals itself: a process that dies holding a slot leaks it for at
+# most the key's lifetime. KEYS: counter. ARGV: limit, lifetime.
+_ACQUIRE = """
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if n > tonumber(ARGV[1]) then redis.call('DECR', KEYS[1]) return 0 end
+return 1
+"""
+_RELEASE = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
+_SLOT_LIFETIME = 30  # seconds: far longer than a password check
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class _Redis:
+    """One client per process, made on first use; its scripts registered once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self.scripts: dict[str, Any] = {}
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import redis
+
+                client = redis.Redis.from_url(
+                    settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5
+                )
+                self.scripts = {
+                    name: client.register_script(source)
+                    for name, source in {
+                        "check": _CHECK,
+                        "fail": _FAIL,
+                        "rate": _RATE,
+                        "acquire": _ACQUIRE,
+                        "release": _RELEASE,
+                    }.items()
+                }
+                self._client = client
+            return self._client
+
+    def run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        self.get()
+        return self.scripts[script](keys=keys, args=args)
+
+
+_redis = _Redis()
+
+
+def _unprotected(what: str) -> None:
+    log.warning("event=login_protection_unavailable step=%s", what, exc_info=True)
+
+
+def _login_key(login: str) -> str:
+    # Bounded and free of separators whatever was typed; the login itself is kept in the block.
+    return hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
+
+
+def _keys(schema: str, login: str, ip: str | None) -> tuple[str, str, str]:
+    address = ip or "unknown"
+    prefix = f"tenantauth:lp:{schema}"
+    return (
+        f"{prefix}:acct:{_login_key(login)}:{address}",
+        f"{prefix}:ip:{address}",
+        f"{prefix}:blocked",
+    )
+
+
+@dataclass(frozen=True)
+class Block:
+    """A blocked account from one IP (`login` set) or a blocked IP (`login` None)."""
+
+    ip: str
+    login: str | None
+    until: float  # epoch seconds
+
+    @property
+    def member(self) -> str:
+        return json.dumps({"ip": self.ip, "login": self.login}, sort_keys=True)
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(self.member.encode()).hexdigest()[:16]
+
+
+def login_check(*, schema: str, login: str, ip: str | None) -> None:
+    """Refuse (Throttled, and a `login_blocked` event) a login from a blocked account and IP or
+    a blocked IP, before any password is looked at."""
+    account_key, ip_key, _ = _keys(schema, login, ip)
+    try:
+        blocked, ttl = _redis.run(
+            "check",
+            [account_key, ip_key],
+            [settings.LOGIN_MAX_FAILURES, settings.LOGIN_IP_MAX_FAILURES],
+        )
+    except Exception:
+        _unprotected("check")
+        return
+    if int(blocked):
+        record(
+            Event.LOGIN_BLOCKED,
+            username=login,
+            detail={"scope": "account" if int(blocked) == 1 else "ip"},
+        )
+        raise Throttled(
+            max(int(ttl), 1), "Too many failed logins; try again later", code="too_many_attempts"
+        )
+
+
+def login_failed(*, schema: str, login: str, ip: str | None) -> None:
+    account_key, ip_key, blocked_key = _keys(schema, login, ip)
+    address = ip or "unknown"
+    try:
+        _redis.run(
+            "fail",
+            [account_key, ip_key, blocked_key],
+            [
+                settings.LOGIN_FAILURE_WINDOW_SECONDS,
+                settings.LOGIN_MAX_FAILURES,
+                settings.LOGIN_IP_MAX_FAILURES,
+                int(time.time()),
+                Block(address, login.strip().lower(), 0).member,
+                Block(address, None, 0).member,
+            ],
+        )
+    except Exception:
+        _unprotected("count")
+
+
+def login_succeeded(*, schema: str, login: str, ip: str | None) -> None:
+    """A successful login clears its account's failures from that IP (not the IP's)."""
+    account_key, _, _ = _keys(schema, login, ip)
+    try:
+        _redis.get().delete(account_key)
+    except Exception:
+        _unprotected("reset")
+
+
+def register_check(*, schema: str, ip: str | None) -> None:
+    count, _, period = settings.REGISTER_RATE.partition("/")
+    key = f"tenantauth:lp:{schema}:reg:{ip or 'unknown'}"
+    try:
+        wait = int(_redis.run("rate", [key], [_PERIODS[period], int(count)]))
+    except Exception:
+        _unprotected("register")
+        return
+    if wait:
+        raise Throttled(max(wait, 1), "Too many registrations from this address; try again later")
+
+
+@contextlib.contextmanager
+def hashing_slot(*, schema: str) -> Iterator[None]:
+    """Hold one of the client's LOGIN_HASH_CONCURRENCY password-check slots, or refuse at once
+    (429, Retry-After 1) when they are all taken."""
+    key = f"tenantauth:lp:{schema}:hashing"
+    try:
+        acquired = int(
+            _redis.run("acquire", [key], [settings.LOGIN_HASH_CONCURRENCY, _SLOT_LIFETIME])
+        )
+    except Exception:
+        _unprotected("slot")
+        yield
+        return
+    if not acquired:
+        raise Throttled(1, "Too many logins at once for this client; try again in a second")
+    try:
+        yield
+    finally:
+        try:
+            _redis.run("release", [key], [])
+        except Exception:
+            _unprotected("slot release")
+
+
+def blocked_list(*, schema: str) -> list[Block]:
+    """The client's blocks still in force, soonest to lift first."""
+    now = time.time()
+    try:
+        client = _redis.get()
+        entries = client.zrangebyscore(
+            f"tenantauth:lp:{schema}:blocked", now, "+inf", withscores=True
+        )
+    except Exception:
+        _unprotected("list")
+        return []
+    blocks = []
+    for member, until in entries:
+        data = json.loads(member)
+        blocks.append(Block(ip=data["ip"], login=data["login"], until=float(until)))
+    return blocks
+
+
+def unblock(*, schema: str, block_id: str) -> Block | None:
+    """Lift one block (and its failures); a `login_unblocked` event. None if it is gone."""
+    block = next((b for b in blocked_list(schema=schema) if b.id == block_id), None)
+    if block is None:
+        return None
+    account_key, ip_key, blocked_key = _keys(schema, block.login or "", block.ip)
+    client = _redis.get()
+    client.delete(account_key if block.login is not None else ip_key)
+    client.zrem(blocked_key, block.member)
+    record(
+        Event.LOGIN_UNBLOCKED,
+        username=block.login or "",
+        detail={"scope": "account" if block.login is not None else "ip", "blocked_ip": block.ip},
+    )
+    return block
