@@ -9,7 +9,7 @@ JS := clients/js
 JS_STAMP := $(JS)/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install run manage test js-test lint typecheck format clean bench-http bench-ablate bench-tenants bench-purge
+.PHONY: help install run manage test js-test lint typecheck format clean bench-http bench-ablate bench-tenants bench-purge bench-fairness
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ bench-tenants: $(VENV)/.installed-bench ## Onboarding at 1,000 tenants (bench/RE
 
 bench-purge: $(VENV)/.installed-bench ## Purge of 1M expired tokens over 100 schemas (bench/README.md)
 	$(BIN)/python bench/purge/run.py $(BENCH_ARGS)
+
+bench-fairness: $(VENV)/.installed-bench ## One client's login flood against another's requests, 2 workers (bench/fairness/README.md)
+	$(BIN)/python bench/fairness/run.py $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check .
