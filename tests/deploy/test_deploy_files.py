@@ -164,3 +164,20 @@ def test_the_image_copies_every_package_of_the_project():
     for package in packages:
         assert f"COPY {package} ./{package}" in dockerfile, package
         assert f"COPY --chown=app:app {package} ./{package}" in dockerfile, package
+
+
+def test_the_proxy_appends_the_client_address_and_the_app_trusts_only_the_proxy():
+    """SPEC §10: the client IP is the address the trusted proxy appended to X-Forwarded-For."""
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in nginx
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert "TRUSTED_PROXIES" in compose["x-app"]["environment"]
+    config = next(
+        doc
+        for doc in yaml.safe_load_all((DEPLOY / "k8s" / "config.yaml").read_text())
+        if doc and doc["kind"] == "ConfigMap"
+    )
+    assert config["data"]["TRUSTED_PROXIES"]
+    from core.clientip import parse_networks
+
+    parse_networks(config["data"]["TRUSTED_PROXIES"].split(","))  # valid CIDRs
