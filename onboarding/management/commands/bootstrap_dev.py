@@ -14,6 +14,7 @@ from authapi.models import User
 from authapi.services import user_create
 from core import embedded
 from onboarding.services import client_onboard
+from signing.services import key_ensure
 from tenants.models import Client
 
 DEMO = {"name": "Demo Corp", "schema": "demo", "domain": "demo.localhost"}
@@ -61,6 +62,8 @@ class Command(BaseCommand):
         if missing:  # a demo made before origins existed
             demo.allowed_origins = [*demo.allowed_origins, *missing]
             demo.save(update_fields=["allowed_origins"])
+        if settings.JWT_ALGORITHM != "HS256":
+            key_ensure(demo)  # a demo made before key pairs: its JWKS is never empty
         port = os.environ.get("PORT") or "8000"  # the port `make run` serves on
         self.stdout.write(
             f"public admin   http://{public_host}:{port}/admin/  operator / {operator_password}\n"
