@@ -17,7 +17,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from audit.models import AuditEvent
 from audit.selectors import event_list
 from authapi import api_tokens, selectors, services, sessions
-from authapi.auth import CREDENTIALS, SESSION_CREDENTIALS, request_user
+from authapi.auth import CREDENTIALS, SESSION_CREDENTIALS, client_info, request_user
 from authapi.models import ApiToken, Session, User
 from authapi.roles import is_tenant_admin
 from authapi.schemas import (
@@ -43,7 +43,6 @@ from authapi.schemas import (
     UserOut,
     VerifyIn,
 )
-from core.clientip import client_ip
 from core.errors import InvalidInput, PermissionDenied
 from tenants.requests import TenantRequest
 
@@ -82,14 +81,6 @@ def _routes(method: str, canonical: str, aliases: list[str], **kwargs: Any) -> A
     return register
 
 
-def _client_info(request: TenantRequest) -> sessions.ClientInfo:
-    return sessions.ClientInfo(
-        user_agent=request.headers.get("User-Agent", ""),
-        ip=client_ip(request),
-        base_url=f"{request.scheme}://{request.get_host()}",
-    )
-
-
 @router.get("/api/hello", include_in_schema=False)
 def hello(request: TenantRequest) -> dict[str, object]:
     """A trivial unauthenticated endpoint through the whole middleware stack (benchmarks)."""
@@ -108,7 +99,7 @@ def login(request: TenantRequest, payload: LoginIn) -> sessions.IssuedTokens:
         client=request.tenant,
         login=payload.username,
         password=payload.password,
-        info=_client_info(request),
+        info=client_info(request),
     )
 
 
@@ -121,7 +112,7 @@ def login(request: TenantRequest, payload: LoginIn) -> sessions.IssuedTokens:
 )
 def refresh(request: TenantRequest, payload: RefreshIn) -> sessions.IssuedTokens:
     return sessions.token_refresh_rotate(
-        client=request.tenant, raw=payload.refresh, info=_client_info(request)
+        client=request.tenant, raw=payload.refresh, info=client_info(request)
     )
 
 
@@ -174,7 +165,7 @@ def register(request: TenantRequest, payload: RegisterIn) -> Status:
         password=payload.password,
         role=payload.role,
         first_name=payload.first_name,
-        info=_client_info(request),
+        info=client_info(request),
         last_name=payload.last_name,
     )
     return Status(HTTPStatus.CREATED, issued)
@@ -309,7 +300,7 @@ def api_token_create(request: TenantRequest, payload: ApiTokenCreateIn) -> Statu
             password=payload.password or "",
             name=payload.name,
             expires_in_days=payload.expires_in_days,
-            info=_client_info(request),
+            info=client_info(request),
         )
     return Status(HTTPStatus.CREATED, issued)
 

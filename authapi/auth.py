@@ -19,8 +19,9 @@ from typing import cast
 from django.http import HttpRequest
 from ninja.security.base import AuthBase
 
-from authapi import api_tokens, cookies, tokens
+from authapi import api_tokens, cookies, sessions, tokens
 from authapi.models import User
+from core.clientip import client_ip
 from core.errors import NotAuthenticated
 from tenants.requests import TenantRequest
 
@@ -30,6 +31,7 @@ __all__ = [
     "BearerAuth",
     "CookieAuth",
     "TokenAuth",
+    "client_info",
     "request_user",
 ]
 
@@ -60,6 +62,16 @@ def _api_key_user(request: TenantRequest, raw: str) -> User:
     request.session_id = None  # type: ignore[attr-defined]
     request.api_token = record  # type: ignore[attr-defined]
     return user
+
+
+def client_info(request: TenantRequest) -> sessions.ClientInfo:
+    """Where a login comes from (user agent, client IP through the trusted proxies) and the URL
+    it came to, as the session and the audit trail record them."""
+    return sessions.ClientInfo(
+        user_agent=request.headers.get("User-Agent", ""),
+        ip=client_ip(request),
+        base_url=f"{request.scheme}://{request.get_host()}",
+    )
 
 
 def request_user(request: TenantRequest) -> User | None:

@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from ninja import Router, Status
 
 from authapi import cookies, services, sessions
+from authapi.auth import client_info
 from authapi.schemas import (
     CookieLoginOut,
     CookieRefreshOut,
@@ -28,7 +29,6 @@ from authapi.schemas import (
     LoginIn,
     RegisterIn,
 )
-from core.clientip import client_ip
 from core.envelope import app_error_response
 from core.errors import NotAuthenticated
 from tenants.requests import TenantRequest
@@ -57,14 +57,6 @@ _CSRF_HEADER: dict[str, Any] = {
         }
     ],
 }
-
-
-def _info(request: TenantRequest) -> sessions.ClientInfo:
-    return sessions.ClientInfo(
-        user_agent=request.headers.get("User-Agent", ""),
-        ip=client_ip(request),
-        base_url=f"{request.scheme}://{request.get_host()}",
-    )
 
 
 def _signed_in(
@@ -97,7 +89,7 @@ def cookie_login(
         client=request.tenant,
         login=payload.username,
         password=payload.password,
-        info=_info(request),
+        info=client_info(request),
     )
     return _signed_in(request, response, issued)
 
@@ -118,7 +110,7 @@ def cookie_register(request: TenantRequest, response: HttpResponse, payload: Reg
         role=payload.role,
         first_name=payload.first_name,
         last_name=payload.last_name,
-        info=_info(request),
+        info=client_info(request),
     )
     return Status(HTTPStatus.CREATED, _signed_in(request, response, issued))
 
@@ -135,7 +127,9 @@ def cookie_refresh(request: TenantRequest, response: HttpResponse) -> Any:
     try:
         if not raw:
             raise NotAuthenticated("No refresh cookie", code="token_not_valid")
-        issued = sessions.token_refresh_rotate(client=request.tenant, raw=raw, info=_info(request))
+        issued = sessions.token_refresh_rotate(
+            client=request.tenant, raw=raw, info=client_info(request)
+        )
     except NotAuthenticated as exc:
         refused = app_error_response(exc)
         cookies.clear_auth_cookies(request, refused)  # they are worthless now
