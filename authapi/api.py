@@ -271,6 +271,7 @@ def password_change(request: AuthenticatedRequest, payload: PasswordChangeIn) ->
         session_id=request.session_id,
         old=payload.old_password,
         new=payload.new_password,
+        info=client_info(request),
     )
     return {"detail": "Password changed"}
 

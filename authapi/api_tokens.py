@@ -24,6 +24,7 @@ from authapi.models import ApiToken, User
 from authapi.roles import admin_accounts, is_tenant_admin
 from authapi.tokens import API_KEY_PREFIX, token_digest
 from core.errors import NotFound
+from core.tenancy import current_schema_name
 
 __all__ = [
     "IssuedApiToken",
@@ -32,6 +33,7 @@ __all__ = [
     "api_token_delete",
     "api_token_logout",
     "api_token_touch",
+    "api_tokens_end_for_password",
     "api_tokens_revoke",
 ]
 
@@ -123,19 +125,21 @@ def api_tokens_revoke(*, actor: User, tokens: QuerySet[ApiToken]) -> tuple[int, 
 
 # Per process: when each key's last_used_at was last written, so a busy key costs one UPDATE a
 # minute per process, and the UPDATE's own condition makes that one write a minute in all.
-_touched: dict[int, datetime] = {}
+# Keyed by schema too: ids are numbered per schema.
+_touched: dict[tuple[str, int], datetime] = {}
 _TOUCHED_MAX = 100_000
 
 
 def api_token_touch(record: ApiToken) -> None:
     """Note that `record` was used now, at most once a minute (never fails the request)."""
     wall = timezone.now()
-    last = _touched.get(record.pk)
+    key = (current_schema_name(), record.pk)
+    last = _touched.get(key)
     if last is not None and timedelta(0) <= wall - last < TOUCH_EVERY:
         return
     if len(_touched) >= _TOUCHED_MAX:
         _touched.clear()
-    _touched[record.pk] = wall
+    _touched[key] = wall
     try:
         # update(): no signal, so the cached key (which does not show last_used_at) stays warm.
         ApiToken.objects.filter(
@@ -143,6 +147,17 @@ def api_token_touch(record: ApiToken) -> None:
         ).update(last_used_at=wall)
     except DatabaseError:
         log.warning("event=api_token_touch_failed token_id=%s", record.pk, exc_info=True)
+
+
+def api_tokens_end_for_password(*, user: User) -> int:
+    """A password was set: every API key of the user goes (keys are made from a login or with
+    the password, and must not outlive a password change meant to lock someone out)."""
+    with transaction.atomic():
+        mine = ApiToken.objects.filter(user=user)
+        rows = [(pk, user.pk, user.username) for pk in mine.values_list("pk", flat=True)]
+        deleted = mine.delete()[1].get(ApiToken._meta.label, 0)
+        _revoked(rows, by="password_changed")
+    return deleted
 
 
 def api_token_logout(*, record: ApiToken) -> None:

@@ -20,21 +20,28 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import json
 import logging
+import sys
 import threading
 import time
+import unicodedata
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from audit.services import Event, record
 from core.errors import Throttled
 
 __all__ = [
     "Block",
+    "account_name",
     "blocked_list",
     "hashing_slot",
     "login_check",
@@ -76,21 +83,29 @@ if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 if n > tonumber(ARGV[2]) then return redis.call('TTL', KEYS[1]) end
 return 0
 """
-# A counting semaphore that heals itself: a process that dies holding a slot leaks it for at
-# most the key's lifetime. KEYS: counter. ARGV: limit, lifetime.
+# A semaphore of named holders (a sorted set scored by when each took its slot): a holder that
+# never releases (a worker killed mid-hash, a lost reply) is dropped after the slot lifetime,
+# whatever else arrives meanwhile. KEYS: holders. ARGV: limit, lifetime, now, holder.
 _ACQUIRE = """
-local n = redis.call('INCR', KEYS[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-if n > tonumber(ARGV[1]) then redis.call('DECR', KEYS[1]) return 0 end
 return 1
 """
 _RELEASE = """
-local n = tonumber(redis.call('GET', KEYS[1]) or '0')
-if n > 0 then redis.call('DECR', KEYS[1]) end
+redis.call('ZREM', KEYS[1], ARGV[1])
 return 0
 """
 _SLOT_LIFETIME = 30  # seconds: far longer than a password check
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# After Redis failed, logins skip the protection for this long instead of each waiting for its
+# own timeouts (four round trips of up to 0.5 s on a sync worker).
+_PAUSE_AFTER_FAILURE = 5.0
+
+
+class RedisDown(Exception):
+    pass
 
 
 class _Redis:
@@ -100,8 +115,11 @@ class _Redis:
         self._lock = threading.Lock()
         self._client: Any = None
         self.scripts: dict[str, Any] = {}
+        self._down_until = 0.0
 
     def get(self) -> Any:
+        if time.monotonic() < self._down_until:
+            raise RedisDown("Redis failed a moment ago")
         with self._lock:
             if self._client is None:
                 import redis
@@ -124,23 +142,55 @@ class _Redis:
 
     def run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         self.get()
-        return self.scripts[script](keys=keys, args=args)
+        try:
+            return self.scripts[script](keys=keys, args=args)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            self.failed()  # unreachable: skip Redis for a moment (a script error does not)
+            raise
+
+    def failed(self) -> None:
+        self._down_until = time.monotonic() + _PAUSE_AFTER_FAILURE
 
 
 _redis = _Redis()
 
 
 def _unprotected(what: str) -> None:
-    log.warning("event=login_protection_unavailable step=%s", what, exc_info=True)
+    # The traceback once, when Redis fails; not again for every login while it is paused.
+    paused = isinstance(sys.exc_info()[1], RedisDown)
+    log.warning("event=login_protection_unavailable step=%s", what, exc_info=not paused)
+
+
+def account_name(login: str) -> str:
+    """The account a login string counts against, compared as authapi.selectors compares
+    names (NFKC, case-insensitively): "ALICE" and its full-width spelling are one account's
+    failures. Callers that found the user pass its username, so that its email counts against
+    the same account."""
+    return unicodedata.normalize("NFKC", login).strip().casefold()
 
 
 def _login_key(login: str) -> str:
-    # Bounded and free of separators whatever was typed; the login itself is kept in the block.
-    return hashlib.sha256(login.strip().lower().encode()).hexdigest()[:32]
+    # Bounded and free of separators whatever was typed; the name itself is kept in the block.
+    return hashlib.sha256(account_name(login).encode()).hexdigest()[:32]
+
+
+def _address(ip: str | None) -> str:
+    """An IPv4 address, or an IPv6 address's /64: one host holds a whole /64."""
+    if not ip:
+        return "unknown"
+    try:
+        if "/" in ip:  # already a /64 (a block being lifted)
+            return str(ipaddress.ip_network(ip, strict=False))
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def _keys(schema: str, login: str, ip: str | None) -> tuple[str, str, str]:
-    address = ip or "unknown"
+    address = _address(ip)
     prefix = f"tenantauth:lp:{schema}"
     return (
         f"{prefix}:acct:{_login_key(login)}:{address}",
@@ -167,8 +217,9 @@ class Block:
 
 
 def login_check(*, schema: str, login: str, ip: str | None) -> None:
-    """Refuse (Throttled, and a `login_blocked` event) a login from a blocked account and IP or
-    a blocked IP, before any password is looked at."""
+    """Refuse (Throttled) a login from a blocked account and IP or a blocked IP, before any
+    password is looked at. (The `login_blocked` event is written once, when the block starts:
+    login_failed.)"""
     account_key, ip_key, _ = _keys(schema, login, ip)
     try:
         blocked, ttl = _redis.run(
@@ -180,21 +231,17 @@ def login_check(*, schema: str, login: str, ip: str | None) -> None:
         _unprotected("check")
         return
     if int(blocked):
-        record(
-            Event.LOGIN_BLOCKED,
-            username=login,
-            detail={"scope": "account" if int(blocked) == 1 else "ip"},
-        )
         raise Throttled(
             max(int(ttl), 1), "Too many failed logins; try again later", code="too_many_attempts"
         )
 
 
 def login_failed(*, schema: str, login: str, ip: str | None) -> None:
+    """Count a failure; the one that starts a block writes the `login_blocked` event."""
     account_key, ip_key, blocked_key = _keys(schema, login, ip)
-    address = ip or "unknown"
+    address = _address(ip)
     try:
-        _redis.run(
+        account_failures, ip_failures = _redis.run(
             "fail",
             [account_key, ip_key, blocked_key],
             [
@@ -202,12 +249,19 @@ def login_failed(*, schema: str, login: str, ip: str | None) -> None:
                 settings.LOGIN_MAX_FAILURES,
                 settings.LOGIN_IP_MAX_FAILURES,
                 int(time.time()),
-                Block(address, login.strip().lower(), 0).member,
+                Block(address, account_name(login), 0).member,
                 Block(address, None, 0).member,
             ],
         )
     except Exception:
         _unprotected("count")
+        return
+    for scope, count, limit in (
+        ("account", int(account_failures), settings.LOGIN_MAX_FAILURES),
+        ("ip", int(ip_failures), settings.LOGIN_IP_MAX_FAILURES),
+    ):
+        if count == limit:
+            record(Event.LOGIN_BLOCKED, username=login, detail={"scope": scope})
 
 
 def login_succeeded(*, schema: str, login: str, ip: str | None) -> None:
@@ -221,7 +275,7 @@ def login_succeeded(*, schema: str, login: str, ip: str | None) -> None:
 
 def register_check(*, schema: str, ip: str | None) -> None:
     count, _, period = settings.REGISTER_RATE.partition("/")
-    key = f"tenantauth:lp:{schema}:reg:{ip or 'unknown'}"
+    key = f"tenantauth:lp:{schema}:reg:{_address(ip)}"
     try:
         wait = int(_redis.run("rate", [key], [_PERIODS[period], int(count)]))
     except Exception:
@@ -236,10 +290,10 @@ def hashing_slot(*, schema: str) -> Iterator[None]:
     """Hold one of the client's LOGIN_HASH_CONCURRENCY password-check slots, or refuse at once
     (429, Retry-After 1) when they are all taken."""
     key = f"tenantauth:lp:{schema}:hashing"
+    holder = uuid.uuid4().hex
+    limit = settings.LOGIN_HASH_CONCURRENCY
     try:
-        acquired = int(
-            _redis.run("acquire", [key], [settings.LOGIN_HASH_CONCURRENCY, _SLOT_LIFETIME])
-        )
+        acquired = int(_redis.run("acquire", [key], [limit, _SLOT_LIFETIME, time.time(), holder]))
     except Exception:
         _unprotected("slot")
         yield
@@ -250,9 +304,9 @@ def hashing_slot(*, schema: str) -> Iterator[None]:
         yield
     finally:
         try:
-            _redis.run("release", [key], [])
+            _redis.run("release", [key], [holder])
         except Exception:
-            _unprotected("slot release")
+            _unprotected("slot release")  # the slot lapses by itself after _SLOT_LIFETIME
 
 
 def blocked_list(*, schema: str) -> list[Block]:

@@ -24,7 +24,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from audit.services import Event, record, record_many
+from audit.services import Event, audit_login, record, record_many
 from authapi import protection, selectors, tokens
 from authapi.models import Session, User
 from authapi.roles import admin_accounts, is_tenant_admin
@@ -105,6 +105,10 @@ def credentials_check(*, login: str, password: str, info: ClientInfo = NO_CLIENT
     schema = current_schema_name()
     protection.login_check(schema=schema, login=login, ip=info.ip)
     user = selectors.user_get_by_login(login=login)
+    # A found account counts under its username, whichever of its names was typed.
+    account = user.username if user is not None else login
+    if user is not None and account != login:
+        protection.login_check(schema=schema, login=account, ip=info.ip)
     with protection.hashing_slot(schema=schema):
         if user is None:
             User().set_password(password)  # same hashing work as a real check
@@ -112,10 +116,14 @@ def credentials_check(*, login: str, password: str, info: ClientInfo = NO_CLIENT
         else:
             ok = user.check_password(password) and user.is_active
     if not ok or user is None:
-        protection.login_failed(schema=schema, login=login, ip=info.ip)
-        record(Event.LOGIN_FAILED, user_id=user.pk if user is not None else None, username=login)
+        protection.login_failed(schema=schema, login=account, ip=info.ip)
+        record(
+            Event.LOGIN_FAILED,
+            user_id=user.pk if user is not None else None,
+            username=audit_login(login),
+        )
         raise _no_active_account()
-    protection.login_succeeded(schema=schema, login=login, ip=info.ip)
+    protection.login_succeeded(schema=schema, login=account, ip=info.ip)
     return user
 
 
@@ -225,6 +233,7 @@ def sessions_end(*, sessions: QuerySet[Session], reason: str) -> int:
         rows = list(
             Session.objects.filter(pk__in=sessions.filter(ended_at__isnull=True).values("pk"))
             .select_for_update(of=("self",))  # not the user row: a password change holds it
+            .order_by("pk")  # one locking order, so two overlapping ends never deadlock
             .filter(ended_at__isnull=True)
             .values_list("pk", "user_id", "user__username")
         )
@@ -275,13 +284,23 @@ def sessions_end_all(*, user: User) -> int:
         )
 
 
-def password_change(*, user: User, session_id: str | None, old: str, new: str) -> None:
-    """Change the password; every session of the user but the caller's ends."""
-    with transaction.atomic():
+def password_change(
+    *, user: User, session_id: str | None, old: str, new: str, info: ClientInfo = NO_CLIENT_INFO
+) -> None:
+    """Change the password; every session of the user but the caller's ends, and every API key
+    of the user (a key made from a stolen session must not outlive the new password).
+
+    The old password is checked like a login (authapi.protection): blocked after too many
+    wrong guesses from one address, and within the client's bound on concurrent hashing."""
+    schema = current_schema_name()
+    protection.login_check(schema=schema, login=user.username, ip=info.ip)
+    with protection.hashing_slot(schema=schema), transaction.atomic():
         # The row itself, locked: not the cached snapshot the request was authenticated with,
-        # so two changes at once take turns and each checks the password the other set.
-        user = User.objects.select_for_update().get(pk=user.pk)
+        # so two changes at once take turns and each checks the password the other set. No key
+        # lock: a refresh inserting a token of this user must not deadlock with it.
+        user = User.objects.select_for_update(no_key=True).get(pk=user.pk)
         if not user.check_password(old):
+            protection.login_failed(schema=schema, login=user.username, ip=info.ip)
             raise InvalidInput.field("old_password", "The current password is not correct")
         try:
             validate_password(new, user=user)

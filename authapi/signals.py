@@ -2,7 +2,8 @@
 
 - A user saved or deleted: every process forgets its cached answer.
 - A password set any way but the password-change route (the tenant admin, `changepassword`,
-  a script): every session of that user ends; the route keeps the caller's own.
+  a script): every session of that user ends; the route keeps the caller's own. Either way
+  the user's API keys are deleted.
 - A session saved or deleted (not created): every process forgets its cached answer.
 - A user deactivated: every session of that user ends (reactivating does not revive them).
 - An API key saved or deleted (its user's deletion included): every process forgets it.
@@ -15,7 +16,7 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from audit.services import Event, record
-from authapi import selectors, sessions
+from authapi import api_tokens, selectors, sessions
 from authapi.models import ApiToken, Session, User
 
 
@@ -49,6 +50,7 @@ def _user_saved(instance: User, **_: Any) -> None:
             detail={"by": "owner" if keep is not None else "other"},
         )
         sessions.sessions_end_for_password(user=instance, keep=keep)
+        api_tokens.api_tokens_end_for_password(user=instance)
     before = getattr(instance, "_audit_before", None)
     instance._audit_before = None  # type: ignore[attr-defined]
     if before is not None and before["role"] != instance.role:

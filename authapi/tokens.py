@@ -140,7 +140,7 @@ def decode(raw: object, token_class: type[Token], client: Client) -> Token:
     known = _verified.get(raw) if memo else None
     if known is not None:
         # A retired key (rotate_signing_key --retire-previous) takes its tokens with it.
-        if not kid_still_verifies(client, known["kid"]):
+        if not kid_still_verifies(client, known["kid"], known["payload"]):
             raise TokenError("Token is invalid or expired")
         return _token(token_class, raw, dict(known["payload"]), check_exp_only=True)
     try:

@@ -53,7 +53,8 @@ def client_ip(request: HttpRequest) -> str | None:
     if not trusted or not any(peer in net for net in trusted):
         return str(peer)
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    hops = [hop for hop in (h.strip() for h in forwarded.split(",")[:64]) if hop]
+    # The rightmost hops: our proxies append on the right, whatever the client wrote is left.
+    hops = [hop for hop in (h.strip() for h in forwarded.split(",")[-64:]) if hop]
     client = peer
     for hop in reversed(hops):
         address = _address(hop)

@@ -138,12 +138,16 @@ class ClientAdmin(admin.ModelAdmin):
         return None
 
     @admin.action(
-        description="Rotate the signing key (the previous one verifies until its tokens expire)"
+        description="Rotate the signing key (the previous one verifies until its tokens expire)",
+        permissions=["change"],
     )
     def rotate_signing_key(self, request: HttpRequest, queryset: Any) -> None:
         self._rotate(request, queryset, retire_previous=False)
 
-    @admin.action(description="Rotate the signing key and retire the previous one now (compromise)")
+    @admin.action(
+        description="Rotate the signing key and retire the previous one now (compromise)",
+        permissions=["change"],
+    )
     def rotate_signing_key_retire_previous(self, request: HttpRequest, queryset: Any) -> None:
         self._rotate(request, queryset, retire_previous=True)
 

@@ -6,12 +6,16 @@
   HS256 token made with a public key as its secret are refused; `jku`, `x5u` and `jwk` headers
   are never read.
 - HS256 tokens signed with the shared secret (NINJA_JWT's SIGNING_KEY) are accepted in HS256
-  mode, and after a switch to a key pair only when issued (`iat`) before the client's first key
-  existed: tokens from before the upgrade live out their lifetime, no new ones are made.
+  mode, and after a switch to a key pair only as tokens from before the upgrade living out their
+  lifetime: issued (`iat`) before the client's first key pair, lasting no longer than a token
+  of ours lasts, and only until one such lifetime after that key pair was made. After that the
+  shared secret signs nothing any client accepts.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from typing import Any
 
 import jwt
@@ -19,7 +23,7 @@ from django.conf import settings
 from ninja_jwt.settings import api_settings as jwt_settings
 
 from signing.keyring import keyring_for
-from signing.services import key_ensure
+from signing.services import key_ensure, tokens_outlive
 from tenants.models import Client
 
 __all__ = ["SignatureInvalid", "issuer_for", "jwt_encode", "jwt_verify", "kid_still_verifies"]
@@ -74,20 +78,31 @@ def jwt_verify(raw: str, client: Client) -> tuple[dict[str, Any], str | None]:
         return _decode(raw, key, algorithm), kid
     if algorithm == _LEGACY and "kid" not in header:
         payload = _decode(raw, jwt_settings.SIGNING_KEY, _LEGACY)
-        if configured != _LEGACY:
-            since = keyring_for(client).since
-            issued = payload.get("iat")
-            if since is not None and (
-                not isinstance(issued, (int, float)) or issued >= since.timestamp()
-            ):
-                raise SignatureInvalid
+        if configured != _LEGACY and not _legacy_acceptable(client, payload):
+            raise SignatureInvalid
         return payload, None
     raise SignatureInvalid
 
 
-def kid_still_verifies(client: Client, kid: str | None) -> bool:
-    """Whether a token verified earlier by `kid` would still verify (the key not retired)."""
-    return kid is None or kid in keyring_for(client).verifying
+def _legacy_acceptable(client: Client, payload: dict[str, Any]) -> bool:
+    issued, expires = payload.get("iat"), payload.get("exp")
+    if not isinstance(issued, (int, float)) or not isinstance(expires, (int, float)):
+        return False
+    lifetime = tokens_outlive().total_seconds()
+    if expires - issued > lifetime:
+        return False  # longer-lived than anything we ever issued: forged with the secret
+    since = keyring_for(client).since
+    if since is None:
+        return True  # no key pair yet: every token of this client is from before the switch
+    return issued < since.timestamp() and time.time() < since.timestamp() + lifetime
+
+
+def kid_still_verifies(client: Client, kid: str | None, payload: Mapping[str, Any]) -> bool:
+    """Whether a token verified earlier would still verify: its key not retired, or (verified
+    by the legacy secret) still inside the upgrade window."""
+    if kid is not None:
+        return kid in keyring_for(client).verifying
+    return settings.JWT_ALGORITHM == _LEGACY or _legacy_acceptable(client, dict(payload))
 
 
 def issuer_for(client: Client, request_base: str | None = None) -> str:

@@ -294,3 +294,23 @@ def test_sessions_end_writes_exactly_one_event_per_session_ended(tenant_a, gina)
             sessions.sessions_end(sessions=Session.objects.filter(user=gina), reason="revoked") == 0
         )
     assert len(events(tenant_a, "session_ended")) == 3
+
+
+def test_a_credential_pasted_into_the_name_field_is_withheld(api_a, tenant_a, trusted):
+    pasted = "tat_" + "Q" * 43
+    jwt_like = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    remember(pasted, jwt_like)
+    login(api_a, pasted, "wrong-password-5")
+    login(api_a, jwt_like, "wrong-password-6")
+    remember("wrong-password-5", "wrong-password-6")
+    names = {e.username for e in events(tenant_a, "login_failed")}
+    assert names == {"[credential-like input withheld]"}
+
+
+def test_a_block_is_recorded_once_however_often_it_refuses(api_a, tenant_a, gina, limits):
+    for _ in range(10):
+        login(api_a, "gina", "wrong-password-7")
+    for _ in range(5):
+        assert login(api_a, "gina").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    remember("wrong-password-7")
+    assert len(events(tenant_a, "login_blocked")) == 1

@@ -375,3 +375,17 @@ def test_the_purge_removes_expired_keys_and_long_ended_sessions_only(
     with schema_context(tenant_a.schema_name):
         assert set(ApiToken.objects.values_list("pk", flat=True)) == {live["id"]}
         assert dying["id"] not in ApiToken.objects.values_list("pk", flat=True)
+
+
+def test_a_password_change_deletes_the_users_api_keys(api_a, tenant_a, bob):
+    made = make_key(api_a, "bob")
+    access = api_a.login("bob")["access"]
+    changed = api_a.post(
+        "/api/auth/password/change/",
+        {"old_password": PASSWORD, "new_password": "Changed-pass-2027"},
+        token=access,
+    )
+    assert changed.status_code == HTTPStatus.OK
+    assert me(api_a, made["token"]) == HTTPStatus.UNAUTHORIZED
+    with schema_context(tenant_a.schema_name):
+        assert not ApiToken.objects.filter(user=bob).exists()

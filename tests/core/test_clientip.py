@@ -21,6 +21,8 @@ from core.clientip import client_ip
         (["10.0.0.0/8"], "10.0.0.5", "1.2.3.4, garbage", "10.0.0.5"),
         (["10.0.0.0/8", "::1/128"], "::1", "2001:db8::7", "2001:db8::7"),
         ([], "not-an-ip", "", None),
+        # A long forged prefix cannot push the proxy's own entry out of view.
+        (["10.0.0.0/8"], "10.0.0.5", ", ".join(["9.9.9.9"] * 80 + ["1.2.3.4"]), "1.2.3.4"),
     ],
 )
 def test_client_ip(settings, trusted, peer, forwarded, expected):

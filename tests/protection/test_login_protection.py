@@ -251,3 +251,67 @@ def test_another_clients_logins_are_not_bound_by_this_ones_slots(
     make_user(tenant_b, "frank")
     with protection.hashing_slot(schema=tenant_a.schema_name):
         assert login(api_b, "frank", PASSWORD, VICTIM_IP).status_code == HTTPStatus.OK
+
+
+def test_a_holder_that_never_released_its_slot_lapses_whatever_arrives_meanwhile(
+    api_a, limits, erin, tenant_a
+):
+    import time
+
+    import redis
+    from django.conf import settings as django_settings
+
+    key = f"tenantauth:lp:{tenant_a.schema_name}:hashing"
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    client.zadd(key, {"killed-worker": time.time()})  # a worker died holding the only slot
+    for _ in range(3):  # refused attempts do not keep the dead holder alive
+        assert login(api_a, "erin", PASSWORD, VICTIM_IP).status_code == 429
+    client.zadd(key, {"killed-worker": time.time() - 31})  # ... as it will be 31 s later
+    assert login(api_a, "erin", PASSWORD, VICTIM_IP).status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("spelling", ["ERIN", "erin@acme.test", "\uff45\uff52\uff49\uff4e"])
+def test_every_name_of_an_account_counts_against_the_same_account(api_a, limits, erin, spelling):
+    fail(api_a, spelling, ATTACKER, 5)
+    fail(api_a, "erin", ATTACKER, 5)
+    assert_throttled(login(api_a, "erin", PASSWORD, ATTACKER))
+    assert_throttled(login(api_a, spelling, PASSWORD, ATTACKER))
+
+
+def test_an_ipv6_host_counts_as_its_whole_64(api_a, limits, erin):
+    for n in range(10):
+        assert login(api_a, "erin", WRONG, f"2001:db8:1:2::{n + 1:x}").status_code == 401
+    assert_throttled(login(api_a, "erin", PASSWORD, "2001:db8:1:2:ffff::1"))
+    assert login(api_a, "erin", PASSWORD, "2001:db8:1:3::1").status_code == HTTPStatus.OK
+
+
+def test_guessing_the_old_password_on_password_change_is_limited_too(api_a, limits, erin):
+    access = login(api_a, "erin", PASSWORD, VICTIM_IP).json()["access"]
+    for _ in range(10):
+        wrong = api_a.post(
+            "/api/auth/password/change/",
+            {"old_password": WRONG, "new_password": "Another-pass-2027"},
+            token=access,
+            **from_ip(ATTACKER),
+        )
+        assert wrong.status_code == HTTPStatus.BAD_REQUEST
+    blocked = api_a.post(
+        "/api/auth/password/change/",
+        {"old_password": PASSWORD, "new_password": "Another-pass-2027"},
+        token=access,
+        **from_ip(ATTACKER),
+    )
+    assert_throttled(blocked)
+
+
+def test_staff_cannot_unblock_an_admin_account(http_a, api_a, tenant_a, limits, make_user):
+    from tests.admin.test_boundaries import sign_in
+
+    make_user(tenant_a, "bigboss", role="admin")
+    fail(api_a, "bigboss", ATTACKER, 10)
+    make_user(tenant_a, "helper2", role="staff")
+    sign_in(http_a, "helper2")
+    (block,) = protection.blocked_list(schema=tenant_a.schema_name)
+    response = http_a.post("/admin/blocked-logins/", {"block": block.id}, follow=True)
+    assert b"Only an admin may unblock an admin account" in response.content
+    assert_throttled(login(api_a, "bigboss", PASSWORD, ATTACKER))

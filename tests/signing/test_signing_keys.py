@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from datetime import timedelta
 from http import HTTPStatus
 
@@ -297,3 +298,27 @@ def test_onboarding_makes_a_key_pair_and_the_admin_rotates_it(operator_http, ten
     first.refresh_from_db()
     assert first.state == SigningKey.State.PREVIOUS and first.verify_until is not None
     assert SigningKey.objects.get(client=tenant_a, state=SigningKey.State.CURRENT).kid != first.kid
+
+
+def test_the_shared_secret_signs_nothing_after_the_upgrade_window(api_a, tenant_a, dana, settings):
+    import time_machine
+
+    settings.JWT_ALGORITHM = "HS256"
+    before = api_a.login("dana")
+    settings.JWT_ALGORITHM = "ES256"
+    keys_made_after(tenant_a, timezone.now() + timedelta(seconds=2))
+    # Forged with the secret: issued "before", but living far longer than any token of ours.
+    claims = jwt.decode(before["access"], options={"verify_signature": False})
+    claims["exp"] = claims["iat"] + 10 * 365 * 86400
+    forged = jwt.encode(claims, settings.NINJA_JWT["SIGNING_KEY"], algorithm="HS256")
+    assert me(api_a, forged) == HTTPStatus.UNAUTHORIZED
+    assert me(api_a, before["access"]) == HTTPStatus.OK  # genuine, and remembered as verified
+    lifetime = settings.NINJA_JWT["REFRESH_TOKEN_LIFETIME"]
+    with time_machine.travel(timezone.now() + lifetime + timedelta(minutes=1)):
+        # Past the window even the memo refuses it (it would have expired anyway; the point is
+        # that no HS256 token, however its claims read, outlives the window).
+        claims = jwt.decode(before["refresh"], options={"verify_signature": False})
+        late = dict(claims, iat=claims["iat"], exp=int(time.time()) + 60)
+        late_token = jwt.encode(late, settings.NINJA_JWT["SIGNING_KEY"], algorithm="HS256")
+        verify = api_a.post("/api/auth/token/verify/", {"token": late_token})
+        assert verify.status_code == HTTPStatus.UNAUTHORIZED
