@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ from pathlib import Path
 NEW = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(NEW))
 
-from bench.http.run import ensure_tools, prepare, start_databases, wrk  # noqa: E402
+from bench.http.run import app_secrets, auth_header, ensure_tools, prepare, start_databases, wrk  # noqa: E402
 
 SCENARIOS = {"hello": "/api/hello", "user": "/api/user/"}
 
@@ -45,7 +44,7 @@ def main() -> None:
         urls, redis_url = start_databases(tmp)
         base = dict(
             os.environ,
-            SECRET_KEY=secrets.token_urlsafe(50),
+            **app_secrets(),
             DEBUG="false",
             REDIS_URL=redis_url,
             DATABASE_URL=urls["ours"],
@@ -84,7 +83,7 @@ def main() -> None:
                     common = dict(
                         method="GET",
                         body="",
-                        auth=prepared["access"] if scenario == "user" else "",
+                        auth=auth_header("access" if scenario == "user" else "", prepared),
                         tokens="",
                         offset=0,
                         connections=8,

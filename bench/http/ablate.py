@@ -6,16 +6,15 @@
 (`make bench-ablate`.) Starts tenantauth the production way (gunicorn, deploy/gunicorn.conf.py,
 one worker pinned to CPU 0, wrk on CPU 1) once with every mechanism on and once per mechanism
 with just that one off (`HOTPATH_OFF=<name>`), all on the same databases, and measures the
-`hello`, `user` and `refresh` scenarios of bench/http/run.py on each, back to back within a
-round (order alternating between rounds). A mechanism's gain is the median over rounds of
-req/s (all on) / req/s (it off) - 1. Writes bench/http/results/ablation.{json,md}.
+`hello`, `user`, `user_token` and `refresh` scenarios of bench/http/run.py on each, back to
+back within a round (order alternating between rounds). A mechanism's gain is the median over
+rounds of req/s (all on) / req/s (it off) - 1. Writes bench/http/results/ablation.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import secrets
 import shutil
 import statistics
 import sys
@@ -31,6 +30,8 @@ from bench.http.run import (  # noqa: E402
     SCENARIOS,
     SERVERS,
     Server,
+    app_secrets,
+    auth_header,
     ensure_tools,
     log,
     prepare,
@@ -39,10 +40,10 @@ from bench.http.run import (  # noqa: E402
 )
 from core.hotpath import MECHANISMS  # noqa: E402
 
-# hello and user touch no database once warm; refresh does (two INSERTs per request), which is
-# where the search_path and health-check mechanisms can show at all.
-MEASURED = ("hello", "user", "refresh")
-KEEP_THRESHOLD = 0.05  # a mechanism that buys less than this on both scenarios goes
+# hello, user and user_token touch no database once warm (user_token is where `api_tokens`
+# shows); refresh does (two INSERTs per request), which is where search_path can show at all.
+MEASURED = ("hello", "user", "user_token", "refresh")
+KEEP_THRESHOLD = 0.05  # a mechanism that buys less than this on every scenario goes
 
 
 def main() -> None:
@@ -67,7 +68,7 @@ def main() -> None:
         env = {
             **dict(__import__("os").environ),
             "PYTHONPATH": str(HERE.parents[1]),
-            "SECRET_KEY": secrets.token_urlsafe(50),
+            **app_secrets(),
             "DEBUG": "false",
             "REDIS_URL": redis_url,
             "DATABASE_URL": urls["ours"],
@@ -88,14 +89,14 @@ def main() -> None:
         for round_no in range(args.rounds):
             measured: dict[str, dict[str, float]] = {}
             for scenario in MEASURED:
-                method, path, body, uses_refresh, uses_access, _ = SCENARIOS[scenario]
+                method, path, body, uses_refresh, auth, _ = SCENARIOS[scenario]
                 order = variants if round_no % 2 == 0 else list(reversed(variants))
                 measured[scenario] = {}
                 for variant in order:
                     common = dict(
                         method=method,
                         body=body,
-                        auth=prepared["access"] if uses_access else "",
+                        auth=auth_header(auth, prepared),
                         tokens=prepared["refresh_file"] if uses_refresh else "",
                         connections=args.connections,
                         pin="1",

@@ -4,9 +4,11 @@
 
 Migrates a fresh database, creates the client "Bench Corp" on bench.localhost with two users
 (`bench`, hashed by the production hasher; `benchfast`, hashed with MD5 for the fast-hasher
-servers), and writes to OUT_DIR/<app>.json: a long-lived access token, the path of N fresh
-refresh tokens (one per line, each recorded as outstanding exactly as a login would) and the
-median time of one production password check.
+servers), and writes to OUT_DIR/<app>.json: a long-lived access token (ours signed as the
+product signs them, with the client's own key under JWT_ALGORITHM), a static API key of
+`bench` (ours: authapi.api_tokens, no expiry; the peer: DRF's rest_framework.authtoken Token),
+the path of N fresh refresh tokens (one per line, each recorded as outstanding exactly as a
+login would) and the median time of one production password check.
 """
 
 from __future__ import annotations
@@ -45,25 +47,38 @@ def _md5(password: str) -> str:
 
 
 def _recorded_refresh_tokens(
-    count, user, client, token_class, outstanding, from_epoch, session_ids=None
+    count,
+    user,
+    client,
+    token_class,
+    outstanding,
+    from_epoch,
+    *,
+    encode=str,
+    stored=lambda raw: raw,
+    claims=None,
+    session_ids=None,
 ):
     """`count` fresh refresh tokens of `user`, each recorded as outstanding (as a login does),
-    with the app's own token class and model (ninja-jwt's or SimpleJWT's); ours also carry the
-    id of a session of their own (`session_ids`), as each login's tokens do."""
+    with the app's own token class and model (ninja-jwt's or SimpleJWT's), signed by `encode`
+    (ours: the client's own key) and kept in the table as `stored` makes it (ours: a digest);
+    ours also carry `claims` (the issuer) and the id of a session of their own (`session_ids`),
+    as each login's tokens do."""
     refresh, rows = [], []
     for n in range(count):
         token = token_class()
         token["user_id"] = user.pk
         token["client_id"] = client.pk
         token["client_name"] = client.name
+        token.payload.update(claims or {})
         if session_ids is not None:
             token["sid"] = session_ids[n]
-        refresh.append(str(token))
+        refresh.append(encode(token))
         rows.append(
             outstanding(
                 user=user,
                 jti=token["jti"],
-                token=refresh[-1],
+                token=stored(refresh[-1]),
                 created_at=token.current_time,
                 expires_at=from_epoch(token["exp"]),
             )
@@ -73,6 +88,7 @@ def _recorded_refresh_tokens(
 
 
 def prepare_ours(count: int) -> dict:
+    from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
@@ -81,8 +97,10 @@ def prepare_ours(count: int) -> dict:
     from ninja_jwt.utils import datetime_from_epoch
 
     from authapi import tokens
+    from authapi.api_tokens import api_token_create
     from authapi.models import Session, User
     from onboarding.services import client_onboard
+    from signing.jws import issuer_for, jwt_encode
 
     call_command("migrate_schemas", "--shared", verbosity=0)
     call_command("ensure_public_tenant", verbosity=0)
@@ -108,12 +126,16 @@ def prepare_ours(count: int) -> dict:
             ],
             batch_size=2000,
         )
+        # Signed as tokens.issue_pair signs them: the client's own key (JWT_ALGORITHM, ES256 by
+        # default), its kid, the client's issuer; outstanding rows keep the refresh's digest.
+        issuer = issuer_for(client)
         access = tokens.AccessToken()
         access.set_exp(lifetime=ACCESS_LIFETIME)
         access["user_id"] = user.pk
         access[tokens.CLIENT_ID] = client.pk
         access[tokens.CLIENT_NAME] = client.name
         access[tokens.SESSION_ID] = str(sessions[0].pk)
+        access["iss"] = issuer
         refresh = _recorded_refresh_tokens(
             count,
             user,
@@ -121,11 +143,21 @@ def prepare_ours(count: int) -> dict:
             tokens.ClientRefreshToken,
             OutstandingToken,
             datetime_from_epoch,
+            encode=lambda token: jwt_encode(token.payload, client),
+            stored=tokens.token_digest,
+            claims={"iss": issuer},
             session_ids=[str(s.pk) for s in sessions[1:]],
         )
+        api_key = api_token_create(user=user, name="bench").key
         hasher = _hasher_seconds(user)
     connection.close()
-    return {"access": str(access), "refresh": refresh, "hasher_seconds": hasher}
+    return {
+        "access": jwt_encode(access.payload, client),
+        "api_key": api_key,
+        "refresh": refresh,
+        "hasher_seconds": hasher,
+        "algorithm": settings.JWT_ALGORITHM,
+    }
 
 
 def prepare_peer(count: int) -> dict:
@@ -133,6 +165,7 @@ def prepare_peer(count: int) -> dict:
     from django.core.management import call_command
     from django.db import connection
     from django_tenants.utils import schema_context
+    from rest_framework.authtoken.models import Token
     from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
     from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
     from rest_framework_simplejwt.utils import datetime_from_epoch
@@ -154,9 +187,16 @@ def prepare_peer(count: int) -> dict:
         refresh = _recorded_refresh_tokens(
             count, user, client, RefreshToken, OutstandingToken, datetime_from_epoch
         )
+        api_key = Token.objects.create(user=user).key
         hasher = _hasher_seconds(user)
     connection.close()
-    return {"access": str(access), "refresh": refresh, "hasher_seconds": hasher}
+    return {
+        "access": str(access),
+        "api_key": api_key,
+        "refresh": refresh,
+        "hasher_seconds": hasher,
+        "algorithm": "HS256",  # SimpleJWT's default, one shared secret
+    }
 
 
 def main() -> None:

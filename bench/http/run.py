@@ -17,6 +17,9 @@ Scenarios (all on the tenant host bench.localhost, X-Forwarded-Proto: https as b
 
   hello       GET /api/hello                  trivial JSON through the whole middleware stack
   user        GET /api/user/                  with a Bearer access token
+  user_token  GET /api/user/                  with a static API key (`Authorization: Token …`):
+                                              ours from authapi.api_tokens, the peer's DRF's own
+                                              rest_framework.authtoken TokenAuthentication
   verify      POST /api/auth/token/verify/    an access token
   refresh     POST /api/auth/token/refresh/   each request its own fresh refresh token
   login       POST /api/auth/token/           production hasher (Argon2id)
@@ -33,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -46,6 +48,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+
+from bench.secrets_env import app_secrets  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 RESULTS = HERE / "results"
@@ -70,16 +74,18 @@ SERVERS = {
     "bare": (None, None, "bench.peers.bare_wsgi:application"),
 }
 
-# scenario: (method, path, body, uses refresh tokens, uses access token, servers as (ours, peer))
+# scenario: (method, path, body, uses refresh tokens, credential in the Authorization header
+# (AUTH_HEADERS), servers as (ours, peer))
 SCENARIOS = {
-    "hello": ("GET", "/api/hello", "", False, False, ("ours", "peer", "bare")),
-    "user": ("GET", "/api/user/", "", False, True, ("ours", "peer")),
+    "hello": ("GET", "/api/hello", "", False, "", ("ours", "peer", "bare")),
+    "user": ("GET", "/api/user/", "", False, "access", ("ours", "peer")),
+    "user_token": ("GET", "/api/user/", "", False, "api_key", ("ours", "peer")),
     "verify": (
         "POST",
         "/api/auth/token/verify/",
         '{"token": "ACCESS"}',
         False,
-        False,
+        "",
         ("ours", "peer"),
     ),
     "refresh": (
@@ -87,7 +93,7 @@ SCENARIOS = {
         "/api/auth/token/refresh/",
         '{"refresh": "{token}"}',
         True,
-        False,
+        "",
         ("ours", "peer"),
     ),
     "login": (
@@ -95,7 +101,7 @@ SCENARIOS = {
         "/api/auth/token/",
         json.dumps({"username": "bench", "password": PASSWORD}),
         False,
-        False,
+        "",
         ("ours", "peer"),
     ),
     "login_fast": (
@@ -103,13 +109,24 @@ SCENARIOS = {
         "/api/auth/token/",
         json.dumps({"username": "benchfast", "password": PASSWORD}),
         False,
-        False,
+        "",
         ("ours_fast", "peer_fast"),
     ),
 }
 
+# The Authorization header of a scenario, from what prepare.py made for the app.
+AUTH_HEADERS = {"access": "Bearer {access}", "api_key": "Token {api_key}"}
+
 # The issue's targets: scenario -> minimum ratio ours / peer (medians of per-round ratios).
+# user_token has none of its own there: only its ratio to user (RATIO_TARGETS).
 TARGETS = {"hello": 3.0, "user": 2.5, "verify": 3.0, "refresh": 2.0}
+# Targets of the other ratios: ratio -> minimum.
+RATIO_TARGETS = {"user / hello (ours)": 0.6, "user_token / user (ours)": 0.9}
+
+
+def auth_header(kind: str, prepared: dict) -> str:
+    """The Authorization header's value for credential `kind` ("" for none)."""
+    return AUTH_HEADERS[kind].format(**prepared) if kind else ""
 
 
 def log(message: str) -> None:
@@ -163,6 +180,25 @@ def prepare(app: str, env: dict[str, str], out: Path, refresh: int) -> dict:
     return json.loads((out / f"{app}.json").read_text())
 
 
+def code_version() -> dict:
+    """The commit measured, and the files outside bench/ that differed from it at the start (the
+    servers import the working tree)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.rstrip()
+
+    changed = [
+        line[3:]
+        for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
+        if not line[3:].startswith("bench/")
+    ]
+    # A copy outside git (git archive of a commit, with this bench/) names it in BENCH_COMMIT.
+    commit = git("rev-parse", "--short", "HEAD") or os.environ.get("BENCH_COMMIT", "unknown")
+    return {"commit": commit, "uncommitted_outside_bench": changed}
+
+
 # --- servers --------------------------------------------------------------------------------
 
 
@@ -180,6 +216,11 @@ class Server:
             WEB_CONCURRENCY=str(workers),
             LOG_LEVEL="warning",
             GUNICORN_MAX_REQUESTS="0",  # no worker restarts in the middle of a measurement
+            # Login protection lets LOGIN_HASH_CONCURRENCY (default 1) password checks of one
+            # client run at once and answers 429 to the rest (a flood must not take every
+            # worker: bench/fairness measures that). Here one client's logins are the whole
+            # load, so as many may hash at once as there are workers, like the peer's.
+            LOGIN_HASH_CONCURRENCY=str(workers),
         )
         command = [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "deploy/gunicorn.conf.py"), wsgi]
         if pin is not None:
@@ -331,7 +372,7 @@ def run_config(
         for round_no in range(args.rounds):
             measured: dict[str, dict[str, dict]] = {}
             for scenario in args.scenarios:
-                method, path, body, uses_refresh, uses_access, targets = SCENARIOS[scenario]
+                method, path, body, uses_refresh, auth, targets = SCENARIOS[scenario]
                 order = list(targets) if round_no % 2 == 0 else list(reversed(targets))
                 measured[scenario] = {}
                 for name in order:
@@ -341,7 +382,7 @@ def run_config(
                     common = dict(
                         method=method,
                         body=body.replace("ACCESS", access),
-                        auth=access if uses_access else "",
+                        auth=auth_header(auth, prepared[app]),
                         tokens=prepared[app]["refresh_file"] if uses_refresh else "",
                         connections=2 if slow else args.connections,
                         pin=load_pin,
@@ -415,6 +456,13 @@ def summarize(config: dict, hasher_seconds: float) -> dict:
             ratios["user / hello (ours)"] = statistics.median(
                 r["user"]["ours"]["rps"] / r["hello"]["ours"]["rps"] for r in rounds
             )
+    if "user" in scenarios and "user_token" in scenarios:
+        ratios["user_token / user (ours)"] = statistics.median(
+            r["user_token"]["ours"]["rps"] / r["user"]["ours"]["rps"] for r in rounds
+        )
+        ratios["user_token / user (peer)"] = statistics.median(
+            r["user_token"]["peer"]["rps"] / r["user"]["peer"]["rps"] for r in rounds
+        )
     overhead = {}
     if "login" in scenarios and "login_fast" in scenarios:
         for side, fast in (("ours", "ours_fast"), ("peer", "peer_fast")):
@@ -431,7 +479,20 @@ def summarize(config: dict, hasher_seconds: float) -> dict:
 
 
 def markdown(report: dict) -> str:
-    lines = []
+    algorithms = report.get("jwt_algorithm", {})
+    lines = [
+        f"JWT signatures: ours {algorithms.get('ours', '?')} (each client's own key pair), "
+        f"the peer {algorithms.get('peer', '?')} (SimpleJWT's default, one shared secret).",
+        "",
+    ]
+    code = report.get("code")
+    if code:
+        dirty = code["uncommitted_outside_bench"]
+        lines[-1:-1] = [
+            f"Code: commit {code['commit']}"
+            + (f", with uncommitted changes to {', '.join(dirty)}" if dirty else "")
+            + f"; {report['started']} to {report['finished']} ({report['seconds']} s).",
+        ]
     for config in report["configs"]:
         summary = config["summary"]
         title = f"{config['workers']} worker(s)" + (
@@ -454,13 +515,14 @@ def markdown(report: dict) -> str:
         for key, value in summary["ratios"].items():
             scenario = key.split(":")[0]
             target = TARGETS.get(scenario) if key.endswith("ours / peer") else None
-            if key == "user / hello (ours)":
-                target = 0.6
+            target = RATIO_TARGETS.get(key, target)
             mark = (
                 ""
                 if target is None
                 else (f"≥ {target} " + ("met" if value >= target else "**missed**"))
             )
+            if key == "user_token: ours / peer":
+                mark = "none in the issue"
             lines.append(f"| {key} | {value:.2f} | {mark} |")
         for side, o in summary["login_overhead"].items():
             lines.append(
@@ -544,6 +606,11 @@ def main() -> None:
         help="servers to profile with py-spy during each measurement, e.g. ours,peer",
     )
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument(
+        "--name",
+        default="latest",
+        help="results/<name>.{json,md}; chart.png is drawn for the default name only",
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.duration, args.workers = 1, 2, "1"
@@ -560,12 +627,13 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="tenantauth-bench-http-"))
     started = time.monotonic()
+    started_at, code = time.strftime("%Y-%m-%d %H:%M:%S"), code_version()
     try:
         urls, redis_url = start_databases(tmp)
         base_env = dict(
             os.environ,
             PYTHONPATH=str(ROOT),
-            SECRET_KEY=secrets.token_urlsafe(50),
+            **app_secrets(),
             DEBUG="false",
             REDIS_URL=redis_url,
             TENANTAUTH_DATA_DIR=str(tmp),
@@ -593,20 +661,24 @@ def main() -> None:
             configs.append(config)
         report = {
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
-            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "started": started_at,
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
             "seconds": round(time.monotonic() - started),
             "settings": {
                 k: getattr(args, k) for k in ("rounds", "duration", "warmup", "connections")
             },
             "hasher_ms": {app: p["hasher_seconds"] * 1000 for app, p in prepared.items()},
+            "jwt_algorithm": {app: p["algorithm"] for app, p in prepared.items()},
+            "code": code,
             "configs": configs,
         }
-        (RESULTS / "latest.json").write_text(json.dumps(report, indent=1))
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=1))
         table = markdown(report)
-        (RESULTS / "latest.md").write_text(table)
-        chart(report, HERE / "chart.png")
+        (RESULTS / f"{args.name}.md").write_text(table)
+        if args.name == "latest":
+            chart(report, HERE / "chart.png")
         log("\n" + table)
-        log(f"written: {RESULTS / 'latest.json'}, {RESULTS / 'latest.md'}, {HERE / 'chart.png'}")
+        log(f"written: {RESULTS / args.name}.{{json,md}}")
     finally:
         if args.keep:
             log(f"data kept in {tmp}")

@@ -1,6 +1,7 @@
 -- One scenario for wrk, configured by the environment (set by run.py):
 --   BENCH_METHOD   GET or POST
---   BENCH_AUTH     a Bearer token for the Authorization header (optional)
+--   BENCH_AUTH     the Authorization header's whole value, e.g. "Bearer <jwt>" or
+--                  "Token tat_..." (optional)
 --   BENCH_BODY     the JSON body; "{token}" in it is replaced per request (optional)
 --   BENCH_TOKENS   a file of tokens, one per line, each used once (optional)
 --   BENCH_OFFSET   how many tokens of that file earlier runs used up
@@ -23,7 +24,7 @@ function init(args)
   wrk.headers["X-Forwarded-Proto"] = "https"
   local auth = os.getenv("BENCH_AUTH")
   if auth and auth ~= "" then
-    wrk.headers["Authorization"] = "Bearer " .. auth
+    wrk.headers["Authorization"] = auth
   end
   template = os.getenv("BENCH_BODY")
   if template and template ~= "" then

@@ -53,7 +53,6 @@ import json
 import os
 import platform
 import resource
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -68,6 +67,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from bench.secrets_env import app_secrets  # noqa: E402
 
 BENCH_DB = "tenantauth_bench_tenants"
 PASSWORD = "Bench-admin-passw0rd"
@@ -494,7 +495,8 @@ def main() -> None:
     urls = _prepare_databases(tmp)
     small_db, large_db = urls
     os.environ["DATABASE_URL"] = urls[large_db]
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    for name, value in app_secrets().items():
+        os.environ.setdefault(name, value)
     env = dict(os.environ)  # the migrate_schemas runs: the large database
 
     import django
