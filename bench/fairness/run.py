@@ -30,6 +30,7 @@ Writes bench/fairness/results/latest.json and latest.md (--name for another name
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -182,6 +183,10 @@ def main() -> None:
         old.unlink()
 
     tmp = Path(tempfile.mkdtemp(prefix="tenantauth-bench-fairness-"))
+    if not args.keep:
+        # Registered before the embedded servers' own exit handlers, so it runs after them
+        # (stopping Redis at exit makes its folder again).
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     started, started_at, code = time.monotonic(), time.strftime("%Y-%m-%d %H:%M:%S"), code_version()
     load_before = os.getloadavg()
     servers: dict[str, Server] = {}
