@@ -104,12 +104,13 @@ def credentials_check(*, login: str, password: str, info: ClientInfo = NO_CLIENT
     before any hashing, and the hashing itself holds one of the client's slots."""
     schema = current_schema_name()
     protection.login_check(schema=schema, login=login, ip=info.ip)
-    user = selectors.user_get_by_login(login=login)
-    # A found account counts under its username, whichever of its names was typed.
-    account = user.username if user is not None else login
-    if user is not None and account != login:
-        protection.login_check(schema=schema, login=account, ip=info.ip)
+    # The slot first: a login refused for want of one costs no query.
     with protection.hashing_slot(schema=schema):
+        user = selectors.user_get_by_login(login=login)
+        # A found account counts under its username, whichever of its names was typed.
+        account = user.username if user is not None else login
+        if user is not None and account != login:
+            protection.login_check(schema=schema, login=account, ip=info.ip)
         if user is None:
             User().set_password(password)  # same hashing work as a real check
             ok = False

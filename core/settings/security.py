@@ -80,6 +80,14 @@ if not re.fullmatch(r"[1-9]\d*/[smhd]", REGISTER_RATE):
 # client's login flood cannot take the workers from the others. About half the web workers of
 # the whole deployment is a good value.
 LOGIN_HASH_CONCURRENCY = env_int("LOGIN_HASH_CONCURRENCY", 1)
+for _name, _value in (
+    ("LOGIN_HASH_CONCURRENCY", LOGIN_HASH_CONCURRENCY),
+    ("LOGIN_MAX_FAILURES", LOGIN_MAX_FAILURES),
+    ("LOGIN_IP_MAX_FAILURES", LOGIN_IP_MAX_FAILURES),
+    ("LOGIN_FAILURE_WINDOW_SECONDS", LOGIN_FAILURE_WINDOW_SECONDS),
+):
+    if _value < 1:  # 0 would refuse every login (or block at once)
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
 
 # Audit events older than this are deleted by the purge job.
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 90)

@@ -181,3 +181,15 @@ def test_the_proxy_appends_the_client_address_and_the_app_trusts_only_the_proxy(
     from core.clientip import parse_networks
 
     parse_networks(config["data"]["TRUSTED_PROXIES"].split(","))  # valid CIDRs
+
+
+def test_start_up_refuses_a_login_limit_below_one():
+    for name in ("LOGIN_HASH_CONCURRENCY", "LOGIN_MAX_FAILURES"):
+        result = _check_deploy(
+            _documented_environment(
+                SECRET_KEY=secrets.token_urlsafe(50),
+                KEY_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+                **{name: "0"},
+            )
+        )
+        assert result.returncode != 0 and f"{name} must be at least 1" in result.stderr
