@@ -1,29 +1,39 @@
-"""Benchmark: purge of expired tokens over many schemas, against the alternatives.
+"""Benchmark: purge of expired tokens, sessions and API keys over many schemas, against the
+alternatives.
 
     .venv/bin/python bench/purge/run.py                          # 1,000,000 rows, 100 schemas
     .venv/bin/python bench/purge/run.py --rows 100000 --schemas 20   # quick check
 
 Seeds `--rows` expired outstanding tokens (every third one blacklisted) spread evenly over
 `--schemas` tenant schemas, plus `--live` live tokens per schema (every third one blacklisted
-too), then times and takes the peak memory of six ways of purging every schema:
+too); `--sessions` dead sessions (default one per 5 expired tokens: half past their absolute
+lifetime, half ended longer ago than a refresh token lives) and `--api-keys` expired API keys
+(default one per 250 tokens), spread the same way, plus live ones in every schema that must
+survive (`--live` / 5 open sessions, `--live` / 20 ended within the refresh lifetime,
+`--live` / 10 API keys, half without expiry). Then times and takes the peak memory of six
+ways of purging every schema:
 
   ours    authapi.purge.tokens_purge_expired per schema in one process (what
-          `manage.py purge_expired_tokens` runs), default batch size
+          `manage.py purge_expired_tokens` runs), default batch size: tokens, sessions, keys
   celery  the purge as deployed: `purge_dispatch` enqueues one `purge_schema` task per schema
           and a real Celery worker (prefork, `--concurrency`, default 2 as in deploy/) runs them;
           timed from the dispatch to the last task's result
   celery-c0  the same with DB_CONN_MAX_AGE=0 (a new database session per task)
   flush   django-ninja-jwt's `flushexpiredtokens` command run inside each schema, one after
           the other (the library runs in one schema; django-tenants' all_tenants_command
-          loops over them the same way)
-  sql     a bare SQL DELETE of the blacklist rows and then of the tokens, per schema, one process
+          loops over them the same way). It knows tokens only: sessions and API keys stay,
+          so its time is for less work than every other variant's
+  sql     a bare SQL DELETE of the blacklist rows, of the tokens, of the dead sessions and of the
+          expired keys, per schema in one transaction, one process
   sql-N   the same bare DELETEs spread over a pool of `--concurrency` processes: the floor for
           the fanned-out purge
 
 Each variant runs in its own Python process (peak memory is that process's peak RSS; for celery
 and sql-N, the largest of the pool processes'; the "+MB" figure is the growth over the RSS just
 before the purge started) and starts from freshly reseeded tables. After each variant the script
-checks that every expired row is gone and every live row and live blacklist row is still there.
+checks that every expired token is gone and every live token and live blacklist row is still
+there; for every variant but flush, that no dead session or expired key is left and every live
+one is still there; for flush, that it left sessions and keys untouched (reported).
 `--rounds` repeats this; then the data is reseeded at a tenth of the row count and the six
 variants run once more, to show how memory follows the row count. The report (stdout and
 results/latest.{md,json}) gives median times and per-round ratios, each from one round's data.
@@ -42,7 +52,6 @@ import json
 import multiprocessing
 import os
 import resource
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -55,15 +64,26 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench.purge.seed import (  # noqa: E402
+    AK,
+    BL,
+    OT,
+    SE,
+    census,
+    create_schemas,
+    refresh_lifetime,
+    seed,
+)
+from bench.secrets_env import app_secrets  # noqa: E402
+
 BENCH_DB = "tenantauth_bench_purge"
-TEMPLATE = "bench_t000"
 VARIANTS = ("ours", "celery", "celery-c0", "flush", "sql", "sql-N")
 # DB_CONN_MAX_AGE of the worker: 60 is the settings default (`make run`); deploy/ sets 0 behind
 # PgBouncer, where a new connection per task is cheap. celery-c0 is that setting without the
 # pooler: a new PostgreSQL session per task, the worst case.
 WORKER_CONN_MAX_AGE = {"celery": "60", "celery-c0": "0"}
-OT = "token_blacklist_outstandingtoken"
-BL = "token_blacklist_blacklistedtoken"
+# flushexpiredtokens knows tokens only; every other variant also purges sessions and API keys.
+TOKENS_ONLY = ("flush",)
 
 
 # --- child: run one variant ------------------------------------------------------------------
@@ -110,6 +130,11 @@ def _sql_delete(schema: str) -> None:
             [now],
         )
         cursor.execute(f"DELETE FROM {OT} WHERE expires_at < %s", [now])
+        cursor.execute(
+            f"DELETE FROM {SE} WHERE expires_at < %s OR ended_at < %s",
+            [now, now - refresh_lifetime()],
+        )
+        cursor.execute(f"DELETE FROM {AK} WHERE expires_at < %s", [now])
 
 
 _pool_baseline = 0.0
@@ -197,7 +222,7 @@ def child(variant: str) -> None:
     print(json.dumps({"seconds": seconds, "peak_mb": peak, "growth_mb": peak - baseline}))
 
 
-# --- parent: database, schemas, seeding ------------------------------------------------------
+# --- parent: database, variants, report ------------------------------------------------------
 
 
 def _prepare_database(tmp: Path) -> str:
@@ -223,106 +248,6 @@ def _drop_database(bench_url: str) -> None:
     server_url = urlsplit(bench_url)._replace(path="/postgres").geturl()
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-
-
-def _create_schemas(count: int) -> list[str]:
-    """Public plus `count` tenant schemas. The first is onboarded through the product's own
-    service (migrations, admin user); the rest copy its tables, indexes and foreign keys, which
-    takes milliseconds per schema instead of a full migrate."""
-    from django.core.management import call_command
-    from django.db import connection, transaction
-
-    from onboarding.services import client_onboard
-    from tenants.models import Client, Domain
-
-    call_command("migrate_schemas", "--shared", "--executor", "standard", verbosity=0)
-    public = Client.objects.create(schema_name="public", name="Platform")
-    Domain.objects.create(domain="localhost", tenant=public, is_primary=True)
-    client_onboard(
-        name="Bench 0",
-        schema_name=TEMPLATE,
-        domain="bench0.localhost",
-        admin_username="admin",
-        admin_email="admin@bench.test",
-        admin_password=secrets.token_urlsafe(16),
-    )
-    names = [f"bench_t{i:03d}" for i in range(count)]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", [TEMPLATE]
-        )
-        tables = [row[0] for row in cursor.fetchall()]
-        cursor.execute(f"SET LOCAL search_path TO {TEMPLATE}")  # unqualified definitions below
-        cursor.execute(
-            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid) "
-            "FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
-            "WHERE n.nspname = %s AND c.contype = 'f'",
-            [TEMPLATE],
-        )
-        foreign_keys = cursor.fetchall()
-        for name in names[1:]:
-            cursor.execute(f"CREATE SCHEMA {name}")
-            for table in tables:
-                cursor.execute(
-                    f"CREATE TABLE {name}.{table} (LIKE {TEMPLATE}.{table} INCLUDING ALL)"
-                )
-            cursor.execute(f"SET LOCAL search_path TO {name}")
-            for table, constraint, definition in foreign_keys:
-                cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{constraint}" {definition}')
-            cursor.execute(f"SET LOCAL search_path TO {TEMPLATE}")
-    connection.set_schema_to_public()
-    Client.objects.bulk_create(Client(schema_name=n, name=n) for n in names[1:])
-    return ["public", *names]
-
-
-def _seed(schemas: list[str], rows: int, live: int) -> None:
-    """`rows` expired tokens spread over the tenant schemas (none in public), `live` live ones in
-    every schema; ids divisible by 3 are blacklisted."""
-    from django.db import connection
-
-    tenants = [s for s in schemas if s != "public"]
-    per_schema, extra = divmod(rows, len(tenants))
-    with connection.cursor() as cursor:
-        for index, schema in enumerate(schemas):
-            expired = 0 if schema == "public" else per_schema + (1 if index <= extra else 0)
-            cursor.execute(f"TRUNCATE {schema}.{BL}, {schema}.{OT} RESTART IDENTITY")
-            cursor.execute(
-                f"INSERT INTO {schema}.{OT} (jti, token, created_at, expires_at) "
-                "SELECT md5(g::text), repeat(md5(g::text), 8), now() - interval '2 days', "
-                "CASE WHEN g <= %s THEN now() - interval '1 hour' - g * interval '1 second' "
-                "ELSE now() + interval '1 day' END "
-                "FROM generate_series(1, %s) g",
-                [expired, expired + live],
-            )
-            cursor.execute(
-                f"INSERT INTO {schema}.{BL} (token_id, blacklisted_at) "
-                f"SELECT id, now() FROM {schema}.{OT} WHERE id % 3 = 0"
-            )
-        cursor.execute("ANALYZE")
-        cursor.execute("CHECKPOINT")
-
-
-def _census(schemas: list[str]) -> dict[str, int]:
-    from django.db import connection
-
-    totals = {"expired": 0, "live": 0, "blacklisted": 0, "blacklisted_live": 0}
-    with connection.cursor() as cursor:
-        for schema in schemas:
-            cursor.execute(
-                f"SELECT count(*) FILTER (WHERE expires_at < now()), "
-                f"count(*) FILTER (WHERE expires_at >= now()) FROM {schema}.{OT}"
-            )
-            expired, live = cursor.fetchone()
-            cursor.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE o.expires_at >= now()) "
-                f"FROM {schema}.{BL} b JOIN {schema}.{OT} o ON o.id = b.token_id"
-            )
-            blacklisted, blacklisted_live = cursor.fetchone()
-            totals["expired"] += expired
-            totals["live"] += live
-            totals["blacklisted"] += blacklisted
-            totals["blacklisted_live"] += blacklisted_live
-    return totals
 
 
 def _run_variant(variant: str, env: dict[str, str]) -> dict[str, float]:
@@ -359,8 +284,13 @@ def _stop_worker(worker: subprocess.Popen) -> None:
         worker.kill()
 
 
-def _scenario(schemas: list[str], rows: int, live: int, env: dict[str, str]) -> dict[str, dict]:
+def _scenario(
+    schemas: list[str], amounts: tuple[int, int, int, int], env: dict[str, str]
+) -> tuple[dict[str, dict], dict[str, int]]:
+    """Every variant on freshly seeded data (`amounts`: the arguments of seed after `schemas`);
+    the variants' figures, and what was seeded (the census before the last variant)."""
     figures: dict[str, dict] = {}
+    before: dict[str, int] = {}
     for variant in VARIANTS:
         worker = None
         if variant in WORKER_CONN_MAX_AGE:
@@ -370,12 +300,14 @@ def _scenario(schemas: list[str], rows: int, live: int, env: dict[str, str]) -> 
             worker = _start_worker(variant_env, int(env["BENCH_CONCURRENCY"]))
             env = dict(env, BENCH_WORKER_PID=str(worker.pid))
         t0 = time.perf_counter()
-        _seed(schemas, rows, live)
-        before = _census(schemas)
+        seed(schemas, *amounts)
+        before = census(schemas)
         print(
-            f"  seeded {before['expired']:,} expired ({before['blacklisted']:,} blacklisted rows "
-            f"in all) and {before['live']:,} live in {len(schemas)} schemas "
-            f"in {time.perf_counter() - t0:.1f}s",
+            f"  seeded {before['expired']:,} expired tokens ({before['blacklisted']:,} "
+            f"blacklisted rows in all), {before['sessions_dead']:,} dead sessions, "
+            f"{before['keys_expired']:,} expired API keys; live: {before['live']:,} tokens, "
+            f"{before['sessions_live']:,} sessions, {before['keys_live']:,} keys; "
+            f"{len(schemas)} schemas, {time.perf_counter() - t0:.1f}s",
             flush=True,
         )
         try:
@@ -383,29 +315,41 @@ def _scenario(schemas: list[str], rows: int, live: int, env: dict[str, str]) -> 
         finally:
             if worker is not None:
                 _stop_worker(worker)
-        after = _census(schemas)
+        after = census(schemas)
         assert after["expired"] == 0, (variant, after)
         assert after["live"] == before["live"], (variant, after)
         assert after["blacklisted"] == after["blacklisted_live"] == before["blacklisted_live"], (
             variant,
             after,
         )
+        assert after["sessions_live"] == before["sessions_live"], (variant, before, after)
+        assert after["keys_live"] == before["keys_live"], (variant, before, after)
+        if variant in TOKENS_ONLY:  # it knows no sessions or keys: all left as they were
+            assert after["sessions_dead"] == before["sessions_dead"], (variant, before, after)
+            assert after["keys_expired"] == before["keys_expired"], (variant, before, after)
+        else:
+            assert after["sessions_dead"] == after["keys_expired"] == 0, (variant, after)
         f = figures[variant]
+        f["left_sessions_dead"] = after["sessions_dead"]
+        f["left_keys_expired"] = after["keys_expired"]
         print(
             f"  {variant:6} {f['seconds']:8.2f}s  peak {f['peak_mb']:6.1f} MB  "
-            f"(+{f['growth_mb']:.1f} MB during the purge)",
+            f"(+{f['growth_mb']:.1f} MB during the purge); left {after['sessions_dead']:,} dead "
+            f"sessions, {after['keys_expired']:,} expired keys",
             flush=True,
         )
-    return figures
+    return figures, before
 
 
 def _summary(rounds: list[dict[str, dict]]) -> dict[str, dict]:
-    """Per variant: median time, and the largest peak and growth seen in any round."""
+    """Per variant: median time, and the largest peak, growth and rows left seen in any round."""
     return {
         variant: {
             "seconds": statistics.median([r[variant]["seconds"] for r in rounds]),
             "peak_mb": max(r[variant]["peak_mb"] for r in rounds),
             "growth_mb": max(r[variant]["growth_mb"] for r in rounds),
+            "left_sessions_dead": max(r[variant]["left_sessions_dead"] for r in rounds),
+            "left_keys_expired": max(r[variant]["left_keys_expired"] for r in rounds),
         }
         for variant in VARIANTS
     }
@@ -417,19 +361,30 @@ def _ratio(rounds: list[dict[str, dict]], slow: str, fast: str) -> tuple[float, 
     return statistics.median(per_round), per_round
 
 
-def _table(title: str, figures: dict[str, dict]) -> str:
+def _table(title: str, figures: dict[str, dict], seeded: dict[str, int]) -> str:
     flush = figures["flush"]["seconds"]
     lines = [
         f"{title}",
         "",
-        "| variant | time | flush / variant | peak RSS | growth during purge |",
-        "|---|---:|---:|---:|---:|",
+        f"Seeded: {seeded['expired']:,} expired tokens ({seeded['blacklisted']:,} blacklist rows "
+        f"in all, of expired and live tokens), {seeded['sessions_dead']:,} sessions past their "
+        f"lifetime or ended longer ago than a refresh token lives, {seeded['keys_expired']:,} "
+        f"expired API keys; kept: {seeded['live']:,} live tokens, {seeded['sessions_live']:,} "
+        f"live sessions, {seeded['keys_live']:,} live keys. flush does the token part only (it "
+        'knows no sessions or keys), so "flush / variant" compares its token work with the '
+        "others doing everything.",
+        "",
+        "| variant | deletes | time | flush / variant | peak RSS | growth during purge | "
+        "dead sessions / expired keys left |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for variant in VARIANTS:
         f = figures[variant]
+        deletes = "tokens only" if variant in TOKENS_ONLY else "tokens, sessions, keys"
         lines.append(
-            f"| {variant} | {f['seconds']:.2f} s | {flush / f['seconds']:.1f}x | "
-            f"{f['peak_mb']:.0f} MB | +{f['growth_mb']:.1f} MB |"
+            f"| {variant} | {deletes} | {f['seconds']:.2f} s | {flush / f['seconds']:.1f}x | "
+            f"{f['peak_mb']:.0f} MB | +{f['growth_mb']:.1f} MB | "
+            f"{f['left_sessions_dead']:,} / {f['left_keys_expired']:,} |"
         )
     return "\n".join(lines)
 
@@ -439,15 +394,16 @@ def _verdicts(rounds: list[dict[str, dict]], tenth: dict[str, dict], rows: int, 
     def line(label: str, slow: str, fast: str, target: str) -> str:
         median, per_round = _ratio(rounds, slow, fast)
         rounds_text = ", ".join(f"{r:.2f}" for r in per_round)
-        return f"{label:58} {median:6.2f}x  (rounds: {rounds_text}; target {target})"
+        return f"{label:64} {median:6.2f}x  (rounds: {rounds_text}; target {target})"
 
     full = _summary(rounds)
     return [
-        line(f"flushexpiredtokens / ours via Celery ({concurrency} processes)", "flush", "celery",
-             ">= 10x"),
-        line("flushexpiredtokens / ours via Celery, a new session per task", "flush",
+        line(f"flush (tokens) / ours via Celery ({concurrency} processes, everything)", "flush",
+             "celery", ">= 10x"),
+        line("flush (tokens) / ours via Celery, a new session per task", "flush",
              "celery-c0", "none, for reference"),
-        line("flushexpiredtokens / ours in one process", "flush", "ours", "none, for reference"),
+        line("flush (tokens) / ours in one process (everything)", "flush", "ours",
+             "none, for reference"),
         line(f"ours via Celery / bare SQL over {concurrency} processes", "celery", "sql-N",
              "<= 1.5x"),
         line("ours in one process / bare SQL in one process", "ours", "sql", "<= 1.5x"),
@@ -463,6 +419,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="expired tokens in all")
     parser.add_argument("--schemas", type=int, default=100, help="tenant schemas")
     parser.add_argument("--live", type=int, default=100, help="live tokens per schema")
+    parser.add_argument(
+        "--sessions", type=int, help="dead sessions in all (default: one per 5 expired tokens)"
+    )
+    parser.add_argument(
+        "--api-keys", type=int, help="expired API keys in all (default: one per 250 tokens)"
+    )
     parser.add_argument(
         "--concurrency",
         type=int,
@@ -492,7 +454,8 @@ def main() -> None:
     atexit.register(shutil.rmtree, tmp, True)  # runs last, after the embedded servers stop
     os.environ.setdefault("TENANTAUTH_DATA_DIR", str(tmp))
     os.environ["DATABASE_URL"] = bench_url = _prepare_database(tmp)
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    for name, value in app_secrets().items():
+        os.environ.setdefault(name, value)
     env = dict(os.environ, BENCH_CONCURRENCY=str(args.concurrency))
 
     import django
@@ -502,10 +465,12 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     try:
         t0 = time.perf_counter()
-        schemas = _create_schemas(args.schemas)
+        schemas = create_schemas(args.schemas)
         print(f"created {len(schemas)} schemas in {time.perf_counter() - t0:.1f}s", flush=True)
 
         small = max(args.rows // 10, args.schemas)
+        sessions = args.rows // 5 if args.sessions is None else args.sessions
+        keys = args.rows // 250 if args.api_keys is None else args.api_keys
         rounds = []
         for number in range(1, args.rounds + 1):
             print(
@@ -513,9 +478,12 @@ def main() -> None:
                 f"round {number}/{args.rounds}",
                 flush=True,
             )
-            rounds.append(_scenario(schemas, args.rows, args.live, env))
+            figures, seeded = _scenario(schemas, (args.rows, args.live, sessions, keys), env)
+            rounds.append(figures)
         print(f"\n{small:,} expired rows over {args.schemas} schemas", flush=True)
-        tenth = _scenario(schemas, small, args.live, env)
+        tenth, seeded_tenth = _scenario(
+            schemas, (small, args.live, sessions // 10, keys // 10), env
+        )
     finally:
         _drop_database(bench_url)
 
@@ -529,9 +497,10 @@ def main() -> None:
             f"{args.rows:,} expired rows, {args.schemas} schemas (median of {args.rounds} "
             f"round{'s' if args.rounds > 1 else ''}):",
             full,
+            seeded,
         ),
         "",
-        _table(f"{small:,} expired rows, {args.schemas} schemas:", tenth),
+        _table(f"{small:,} expired rows, {args.schemas} schemas:", tenth, seeded_tenth),
         "",
         *_verdicts(rounds, tenth, args.rows, small, args.concurrency),
     ]
@@ -543,7 +512,7 @@ def main() -> None:
         json.dumps(
             {"command": command, "cpus": os.cpu_count(), "concurrency": args.concurrency,
              "rows": args.rows, "small_rows": small, "schemas": args.schemas,
-             "rounds": rounds, "tenth": tenth},
+             "seeded": seeded, "seeded_tenth": seeded_tenth, "rounds": rounds, "tenth": tenth},
             indent=2,
         )
         + "\n"
