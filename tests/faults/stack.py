@@ -96,9 +96,15 @@ class Redis:
         return embedded.ensure_redis(self.root, stop_at_exit=False)
 
     def stop(self) -> None:
-        from core import embedded
-
-        embedded.stop_redis(self.root)  # SHUTDOWN: answered when the server has gone
+        """SIGTERM (Redis saves its data and exits, as on a restart); returns once it is gone."""
+        pidfile = self.root / "redis" / "redis.pid"
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, ValueError):
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, 15)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)  # ProcessLookupError once it has exited
+                time.sleep(0.02)
 
     close = stop
 
@@ -401,7 +407,8 @@ class Load:
         access = refresh = None
         rounds = 0
         while not self._stop.is_set():
-            if access is None or rounds % self.login_every == 0:
+            rounds += 1
+            if access is None or rounds % self.login_every == 1:
                 answer, payload = stack.request(
                     "POST", "/api/auth/token/", {"username": ADMIN, "password": PASSWORD},
                     op="login",
@@ -409,22 +416,21 @@ class Load:
                 self._record(answer)
                 if answer.status == 200:
                     access, refresh = payload["access"], payload["refresh"]
-                    rounds = 1
-                else:
+                elif access is None:  # nothing to go on with: log in again
                     time.sleep(0.05)
-                continue
-            rounds += 1
+                    continue
             answer, _ = stack.request("GET", "/api/user/", op="user", bearer=str(access))
             self._record(answer)
             answer, payload = stack.request(
                 "POST", "/api/auth/token/refresh/", {"refresh": refresh}, op="refresh"
             )
             self._record(answer)
-            if answer.status == 401:  # refused (not expected): start again with a login
+            if answer.status == 200:
+                access, refresh = payload["access"], payload["refresh"]
+            elif answer.status == 401:  # refused (not expected): start again with a login
                 access = None
-            if answer.status != 200:
                 continue
-            access, refresh = payload["access"], payload["refresh"]
+            # Not rotated (a 503): both tokens are still good.
             answer, _ = stack.request(
                 "POST", "/api/auth/token/verify/", {"token": access}, op="verify"
             )
@@ -479,16 +485,20 @@ def postgres_restart(
     stack: Stack,
     *,
     threads: int = 4,
+    warmup: float = 1,
     before: float = 2,
     outage: float = 3,
     after: float = 10,
     during: Callable[[], object] | None = None,
 ) -> dict[str, object]:
-    """Load; PostgreSQL stopped (fast) for `outage` s and started again; load until `after` s
-    past the start. Returns the answers by phase, the workers before and after, and the time from
-    PostgreSQL's return to each worker's first 200 to a login or refresh (which always need it)."""
+    """Load; PostgreSQL stopped (fast) for `outage` s (`during()` called meanwhile) and started
+    again; load until `after` s past the start. Returns the answers by phase, the workers before
+    and after, and the time from PostgreSQL's return to each worker's first 200 to a login or
+    refresh (which always need it)."""
     pids_before = stack.worker_pids()
     with Load(stack, threads=threads) as load:
+        time.sleep(warmup)
+        measured = time.monotonic()
         time.sleep(before)
         stopping = time.monotonic()
         log("stopping PostgreSQL (fast) ...")
@@ -508,15 +518,18 @@ def postgres_restart(
             pid = stack.pid_of(a.probe)
             if pid is not None and pid not in first_ok:
                 first_ok[pid] = round(a.done - started, 2)
-    tail = [a for a in load.between(started, end) if a.sent >= end - 2]
+    ops = sorted({a.op for a in load.answers})
+    outage_answers = load.between(stopping, started)
     return {
         "threads": threads,
         "outage_s": round(started - stopping, 2),
         "stop_s": round(stopped - stopping, 2),
-        "before": by_status(load.between(0, stopping)),
-        "outage": by_status(load.between(stopping, started)),
+        "before": by_status(load.between(measured, stopping)),
+        "outage": by_status(outage_answers),
+        "outage_by_op": {op: by_status([a for a in outage_answers if a.op == op]) for op in ops},
+        "outage_503_latency_ms": latency_ms([a for a in outage_answers if a.status == 503]),
         "after": by_status(load.between(started, end)),
-        "last_2s": by_status(tail),
+        "last_2s": by_status([a for a in load.between(started, end) if a.sent >= end - 2]),
         "all": load.answers,
         "workers_before": sorted(pids_before),
         "workers_after": sorted(pids_after),
@@ -526,33 +539,115 @@ def postgres_restart(
 
 
 def redis_stop(
-    stack: Stack, *, threads: int = 4, before: float = 3, outage: float = 5
+    stack: Stack,
+    *,
+    threads: int = 4,
+    warmup: float = 1,
+    before: float = 3,
+    outage: float = 4,
+    after: float = 0,
+    cache_probe: str | None = None,
 ) -> dict[str, object]:
-    """Load; Redis stopped for `outage` s (with /readyz asked meanwhile) and started again.
-    Returns answers and latencies by phase and op, and /readyz during the outage."""
+    """Load; Redis stopped for `outage` s (with /readyz asked meanwhile) and started again; load
+    for `after` s more. Returns answers and latencies by phase and op, /readyz during the outage,
+    the seconds from Redis's return to /readyz 200 and (with an access token as `cache_probe`)
+    to every worker's caches serving again."""
     with Load(stack, threads=threads) as load:
+        time.sleep(warmup)
+        measured = time.monotonic()
         time.sleep(before)
         stopping = time.monotonic()
         log("stopping Redis ...")
         stack.redis.stop()
+        stopped = time.monotonic()
         time.sleep(outage / 2)
+        asked = time.monotonic()
         ready_status, ready_body = stack.ready()
-        time.sleep(outage / 2)
+        ready_s = time.monotonic() - asked
+        time.sleep(max(0.0, outage - (time.monotonic() - stopped)))
         log("starting Redis ...")
         stack.redis.start()
         started = time.monotonic()
-    normal, down = load.between(0, stopping), load.between(stopping, started)
+        readyz_back = wait_until(lambda: stack.ready()[0] == 200, timeout=30, step=0.1)
+        caches_back = None
+        if cache_probe is not None:
+            wait_until(lambda: both_workers_cache(stack, cache_probe), timeout=60, step=0.2)
+            caches_back = time.monotonic() - started
+        time.sleep(max(0.0, after - (time.monotonic() - started)))
+        end = time.monotonic()
+    normal, down, back = (
+        load.between(measured, stopping),
+        load.between(stopping, started),
+        load.between(started, end),
+    )
     ops = sorted({a.op for a in load.answers})
     return {
         "threads": threads,
         "outage_s": round(started - stopping, 2),
+        "stop_s": round(stopped - stopping, 2),
         "normal": by_status(normal),
         "outage": by_status(down),
+        "after": by_status(back),
         "latency_normal_ms": {op: latency_ms([a for a in normal if a.op == op]) for op in ops},
         "latency_outage_ms": {op: latency_ms([a for a in down if a.op == op]) for op in ops},
-        "readyz_during": {"status": ready_status, "body": ready_body},
+        "latency_after_ms": {op: latency_ms([a for a in back if a.op == op]) for op in ops},
+        "readyz_during": {"status": ready_status, "body": ready_body, "took_s": round(ready_s, 2)},
+        "readyz_200_after_start_s": round(readyz_back, 2),
+        "caches_serve_after_start_s": None if caches_back is None else round(caches_back, 2),
         "all": load.answers,
     }
+
+
+def set_first_name(stack: Stack, name: str) -> None:
+    """Behind the caches' back: raw SQL sends no invalidation."""
+    import psycopg
+
+    with psycopg.connect(stack.env["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(
+            f'UPDATE "{SCHEMA}".authapi_user SET first_name = %s WHERE username = %s',
+            (name, ADMIN),
+        )
+
+
+def user_from_both_workers(stack: Stack, access: str) -> dict[int, set[object]]:
+    """GET /api/user/ from several threads at once until both workers have answered; per worker
+    pid, the first names (or statuses, when not 200) it gave."""
+    seen: dict[int, set[object]] = {}
+    lock = threading.Lock()
+
+    def ask() -> None:
+        for _ in range(3):
+            answer, body = stack.request("GET", "/api/user/", bearer=access)
+            pid = stack.pid_of(answer.probe)
+            assert pid is not None, f"{answer.probe} is not in gunicorn's access log"
+            with lock:
+                seen.setdefault(pid, set()).add(
+                    body.get("first_name") if answer.status == 200 else answer.status
+                )
+
+    for _ in range(10):
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if len(seen) >= stack.workers:
+            break
+    return seen
+
+
+def both_workers_cache(stack: Stack, access: str) -> bool:
+    """Whether every worker's user cache serves: a worker whose invalidation listener is
+    subscribed caches the user, so it keeps answering the name it had before a change made
+    behind its back; one without its subscription reads the database every time and answers
+    the new name."""
+    import secrets
+
+    user_from_both_workers(stack, access)  # warm every worker
+    changed = secrets.token_hex(4)
+    set_first_name(stack, changed)
+    seen = user_from_both_workers(stack, access)
+    return len(seen) >= stack.workers and all(changed not in names for names in seen.values())
 
 
 def summary(result: dict[str, object]) -> dict[str, object]:

@@ -16,23 +16,22 @@ The tests share one stack and run in file order (about a minute in all).
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Iterator
 from http import HTTPStatus
 
-import psycopg
 import pytest
 
 from tests.faults.stack import (
-    ADMIN,
     SCHEMA,
     Answer,
     Stack,
+    both_workers_cache,
     log,
     postgres_restart,
     redis_stop,
     running_stack,
     summary,
+    user_from_both_workers,
     wait_until,
 )
 
@@ -117,62 +116,16 @@ def test_redis_stop_under_load_keeps_logins_refresh_and_verify_working(stack):
     wait_until(lambda: stack.ready()[0] == HTTPStatus.OK, timeout=10)
 
 
-def _set_first_name(stack: Stack, name: str) -> None:
-    """Behind the caches' back: raw SQL sends no invalidation."""
-    with psycopg.connect(stack.env["DATABASE_URL"], autocommit=True) as conn:
-        conn.execute(
-            f'UPDATE "{SCHEMA}".authapi_user SET first_name = %s WHERE username = %s',
-            (name, ADMIN),
-        )
-
-
-def _user_from_both_workers(stack: Stack, access: str) -> dict[int, set[object]]:
-    """GET /api/user/ from several threads at once until both workers have answered; per worker
-    pid, the statuses (or first names) it gave."""
-    seen: dict[int, set[object]] = {}
-    lock = threading.Lock()
-
-    def ask() -> None:
-        for _ in range(3):
-            answer, body = stack.request("GET", "/api/user/", bearer=access)
-            pid = stack.pid_of(answer.probe)
-            assert pid is not None, f"{answer.probe} is not in gunicorn's access log"
-            with lock:
-                seen.setdefault(pid, set()).add(
-                    body.get("first_name") if answer.status == 200 else answer.status
-                )
-
-    for _ in range(10):
-        threads = [threading.Thread(target=ask) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if len(seen) >= 2:
-            break
-    return seen
-
-
 def test_after_redis_returns_the_caches_serve_again_and_invalidations_reach_both_workers(stack):
     wait_until(lambda: stack.ready()[0] == HTTPStatus.OK, timeout=10)
     access = str(stack.login()["access"])
 
-    def both_workers_cache() -> bool:
-        # A worker whose listener is subscribed again caches the user, so it keeps answering
-        # the name it had before a change made behind its back; one still without Redis reads
-        # the database every time and answers the new name.
-        _user_from_both_workers(stack, access)  # warm both
-        changed = secrets.token_hex(4)
-        _set_first_name(stack, changed)
-        seen = _user_from_both_workers(stack, access)
-        return len(seen) >= 2 and all(changed not in names for names in seen.values())
-
-    waited = wait_until(both_workers_cache, timeout=20, step=0.5)
+    waited = wait_until(lambda: both_workers_cache(stack, access), timeout=20, step=0.5)
     log(f"both workers' caches serve {waited:.1f} s after /readyz was 200")
 
     answer, _ = stack.request("POST", "/api/auth/logout-all/", {}, bearer=access)
     assert answer.status == HTTPStatus.OK
-    seen = _user_from_both_workers(stack, access)
+    seen = user_from_both_workers(stack, access)
     assert len(seen) >= 2
     assert all(statuses == {HTTPStatus.UNAUTHORIZED} for statuses in seen.values()), seen
 
