@@ -60,8 +60,8 @@ def _unexpected(answers: list[Answer]) -> list[Answer]:
 
 def _outage_pages(stack: Stack) -> dict[str, Answer]:
     """Pages that need the database, asked while it is down: an API route and an admin page on
-    a host nobody has looked up yet (the tenant middleware's lookup), and an admin page with a
-    session cookie on the known host (the session is read in the view)."""
+    a host nobody has looked up yet (the tenant middleware's lookup), an admin page with a
+    session cookie on the known host (the session is read in the view), and /readyz."""
     fresh = f"h{secrets.token_hex(4)}.localhost"
     session = {"Cookie": f"sessionid={secrets.token_hex(16)}"}
     return {
@@ -69,6 +69,7 @@ def _outage_pages(stack: Stack) -> dict[str, Answer]:
         "jwks, unknown host": stack.request("GET", "/.well-known/jwks.json", host=fresh)[0],
         "admin, unknown host": stack.request("GET", "/admin/", host=fresh)[0],
         "admin, session": stack.request("GET", "/admin/", headers=session)[0],
+        "readyz": stack.request("GET", "/readyz")[0],
     }
 
 
@@ -91,6 +92,9 @@ def test_postgres_restart_under_load_is_503_never_500_and_the_same_workers_serve
         page = pages[name]  # type: ignore[index]
         assert page.status == HTTPStatus.SERVICE_UNAVAILABLE, name
         assert page.content_type.startswith("text/html") and page.retry_after, name
+
+    readyz = pages["readyz"]  # type: ignore[index]
+    assert (readyz.status, readyz.code) == (503, "not_ready")
 
     assert result["workers_after"] == result["workers_before"], "a worker was restarted"
     recovered = result["first_200_after_start_s"]
