@@ -137,7 +137,7 @@ class Answer:
 class Stack:
     """Servers, a migrated database with the client `acme`, gunicorn and a Celery worker."""
 
-    def __init__(self, root: Path, *, workers: int = 2) -> None:
+    def __init__(self, root: Path, *, workers: int = 2, verify_search_path: bool = False) -> None:
         from bench.secrets_env import app_secrets
 
         self.root = root
@@ -166,6 +166,9 @@ class Stack:
             ACCESS_TOKEN_LIFETIME_SECONDS="3600",
             LOGIN_HASH_CONCURRENCY="64",  # the load logs in from several threads at once
             REGISTER_RATE="1000/h",
+            # Every skipped `SET search_path` checked against the session: a connection made
+            # again after an outage with a path remembered from the old one would be a 500.
+            HOTPATH_VERIFY_SEARCH_PATH="true" if verify_search_path else "false",
         )
         self.env = env
 
@@ -364,13 +367,13 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(workers: int = 2) -> Iterator[Stack]:
+def running_stack(workers: int = 2, *, verify_search_path: bool = False) -> Iterator[Stack]:
     """A Stack in a fresh short-named folder (unix socket paths are short), removed after."""
     root = Path(tempfile.mkdtemp(prefix="ta-faults-", dir="/tmp"))
     root.chmod(0o755)  # pgserver runs PostgreSQL as another user when we are root
     stack = None
     try:
-        stack = Stack(root, workers=workers)
+        stack = Stack(root, workers=workers, verify_search_path=verify_search_path)
         stack.prepare()
         stack.start()
         yield stack

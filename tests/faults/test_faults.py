@@ -4,7 +4,8 @@ them disturbs no other test.
 
 - PostgreSQL restarted (`pg_ctl stop -m fast`, then started on the same socket): every answer
   meanwhile is a 2xx or a 503 in the error shape with Retry-After, never a 500 nor a dropped
-  connection, and the same two workers serve logins again within seconds of its return.
+  connection, and the same two workers serve logins again within seconds of its return (each
+  skipped `SET search_path` checked against the new session, HOTPATH_VERIFY_SEARCH_PATH).
 - Redis stopped: logins, refresh and verify keep answering 200, `/readyz` is 503 naming Redis;
   once it returns, `/readyz` is 200, both workers' caches serve again and an ended session is
   refused by both at once.
@@ -41,7 +42,7 @@ RECOVERY_SECONDS = 5
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    with running_stack(workers=2) as stack:
+    with running_stack(workers=2, verify_search_path=True) as stack:
         stack.worker_pid = stack.processes["worker"].pid  # type: ignore[attr-defined]
         yield stack
 
