@@ -143,18 +143,10 @@ def _redis():
 
 _publisher_lock = threading.Lock()
 _publisher: tuple[int, Any] | None = None
-# After a publish failed, later ones are dropped for this long instead of each waiting for its
-# own connect timeout (Redis gone means every listener has lost its subscription too, so
-# nothing is caching what they would invalidate; see the fail-safe rules above).
-_PAUSE_AFTER_FAILURE = 1.0
-_publish_down_until = 0.0
 
 
 def _publish(message: str) -> None:
-    global _publisher, _publish_down_until
-    if time.monotonic() < _publish_down_until:
-        log.warning("event=localcache_publish_skipped reason=redis_down message=%r", message)
-        return
+    global _publisher
     try:
         with _publisher_lock:
             if _publisher is None or _publisher[0] != os.getpid():
@@ -162,7 +154,6 @@ def _publish(message: str) -> None:
             client = _publisher[1]
         client.publish(CHANNEL, message)
     except Exception:
-        _publish_down_until = time.monotonic() + _PAUSE_AFTER_FAILURE
         log.exception("event=localcache_publish_failed message=%r", message)
 
 
