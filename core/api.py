@@ -17,6 +17,7 @@ from ninja.openapi.schema import OpenAPISchema
 from core import openapi
 from core.envelope import app_error_response, error_response
 from core.errors import AppError, FieldError
+from core.outage import database_unavailable, is_database_outage
 
 __all__ = ["api"]
 
@@ -108,6 +109,8 @@ def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
 
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if is_database_outage(exc):  # PostgreSQL restarting: 503, try again (core.outage)
+        return database_unavailable(request, exc)
     log.exception("event=unhandled_api_error path=%s", request.path)
     return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "server_error", "Internal server error")
 

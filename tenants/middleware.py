@@ -1,4 +1,5 @@
-"""Host -> tenant. Unknown host: JSON 404 tenant_not_found; inactive client: JSON 403."""
+"""Host -> tenant. Unknown host: JSON 404 tenant_not_found; inactive client: JSON 403; the
+database unreachable during the lookup: 503 (core.outage)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
 from core.envelope import error_response
+from core.outage import DATABASE_ERRORS, database_unavailable
 from core.tenancy import reset_to_public_schema
 from tenants import selectors
 from tenants.models import Client, Domain
@@ -42,7 +44,10 @@ class TenantMiddleware(TenantMainMiddleware):
         return error_response(HTTPStatus.NOT_FOUND, "tenant_not_found", "Unknown tenant")
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        response = super().process_request(request)
+        try:
+            response = super().process_request(request)
+        except DATABASE_ERRORS as exc:
+            return database_unavailable(request, exc)
         if response is not None:
             return response
         tenant = cast(TenantRequest, request).tenant

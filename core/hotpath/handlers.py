@@ -12,6 +12,8 @@ CSRF's process_view from the admin).
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIHandler
@@ -29,16 +31,23 @@ def is_api_path(path: str) -> bool:
     return path.startswith(API_PREFIXES)
 
 
+# Two stacks built at once in two threads (test clients in threads build theirs lazily) would
+# otherwise interleave the swap below, and one would "restore" the API list as settings.MIDDLEWARE
+# for good: every handler built afterwards (a live test server) would lack sessions and CSRF.
+_building = threading.Lock()
+
+
 class _ApiStack(BaseHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         # BaseHandler reads settings.MIDDLEWARE; point it at the API list while this stack is
         # built (once per process, at start-up).
-        full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = settings.API_MIDDLEWARE
-        try:
-            super().load_middleware(is_async)
-        finally:
-            settings.MIDDLEWARE = full
+        with _building:
+            full = settings.MIDDLEWARE
+            settings.MIDDLEWARE = settings.API_MIDDLEWARE
+            try:
+                super().load_middleware(is_async)
+            finally:
+                settings.MIDDLEWARE = full
 
 
 class ApiFastPath:

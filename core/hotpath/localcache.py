@@ -183,6 +183,12 @@ def _apply(raw: bytes | str) -> None:
     cache.drop(None if key == "" else key)
 
 
+# Seconds between attempts to subscribe while Redis is away: until it succeeds every lookup goes
+# to the database, so a process should not wait long once Redis is back (an attempt on a dead
+# Redis costs a refused connection, or the 1 s connect timeout).
+_MAX_BACKOFF = 2.0
+
+
 class _Listener:
     """One subscriber thread per process (started lazily, restarted after a fork)."""
 
@@ -239,7 +245,7 @@ class _Listener:
                         pubsub.close()
             if _stopping.wait(backoff):
                 return
-            backoff = min(backoff * 2, 5.0)
+            backoff = min(backoff * 2, _MAX_BACKOFF)
 
 
 _listener = _Listener()

@@ -37,6 +37,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A database that does not answer (a host down, a black-holed route) fails a request after this
+# many seconds, instead of holding a sync worker until gunicorn's timeout kills it: a 503
+# (core.outage), and the next request tries again. (`?connect_timeout=` in the URL wins.)
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3)
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (Redis) --------------------------------------------------------------------------
@@ -66,6 +72,7 @@ ASGI_APPLICATION = "core.asgi.application"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.health.HealthMiddleware",
     "tenants.middleware.TenantMiddleware",
@@ -89,6 +96,7 @@ AUTHENTICATION_BACKENDS = ["authapi.backends.ProtectedModelBackend"]
 
 API_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.outage.DatabaseOutageMiddleware",
     "tenants.middleware.TenantMiddleware",
     "audit.context.AuditContextMiddleware",
     "corsheaders.middleware.CorsMiddleware",

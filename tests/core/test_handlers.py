@@ -53,3 +53,24 @@ def test_unknown_host_on_the_api_stack_is_still_tenant_not_found(public_tenant):
     response = host_client("nobody.localhost").get("/api/user/")
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert response.json()["code"] == "tenant_not_found"
+
+
+def test_api_stacks_built_in_threads_at_once_leave_the_full_middleware_list_alone(settings):
+    import threading
+
+    from core.hotpath.handlers import _ApiStack
+
+    full = list(settings.MIDDLEWARE)
+    barrier = threading.Barrier(8)
+
+    def build() -> None:
+        for _ in range(20):
+            barrier.wait()
+            _ApiStack().load_middleware()
+
+    threads = [threading.Thread(target=build) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert list(settings.MIDDLEWARE) == full

@@ -6,7 +6,7 @@ which its middleware does on every request (public first, then the tenant) — s
 that touches the database starts with `SET search_path`, even on a persistent connection that
 already has exactly that path. Here the path actually in effect on the session is remembered,
 and the SET is skipped when it already matches. It is forgotten whenever the session's value
-could differ from it: on close, rollback and savepoint rollback (a SET made inside a
+could differ from it: on connect, close, rollback and savepoint rollback (a SET made inside a
 transaction is undone by its rollback), and if the SET itself failed. A wrong path would read
 another tenant's rows, so with HOTPATH_VERIFY_SEARCH_PATH (on in the tests) every skipped SET
 is checked against the session and a difference raises SearchPathMismatch.
@@ -75,6 +75,11 @@ class DatabaseWrapper(TenantDatabaseWrapper):
 
     def _forget_search_path(self) -> None:
         self._session_search_path = None
+
+    def connect(self) -> None:
+        # A new session starts with the server's default path, whatever the last one had.
+        self._forget_search_path()
+        super().connect()
 
     def close(self) -> None:
         self._forget_search_path()
