@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import connection
 
+from tests import log_scan
+
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "clients" / "js"
 
@@ -77,6 +79,7 @@ def api_server(*, access_lifetime: int, workers: int = 2) -> Iterator[int]:
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=20)
+        log_scan.keep(log.name, "browser tests' gunicorn")
         log.close()
 
 

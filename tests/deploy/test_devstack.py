@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import log_scan
 from tests.deploy.test_smoke import _free_port, _wait_until, smoke_db  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.smoke
@@ -107,6 +108,7 @@ def test_make_run_serves_the_demo_tenant_and_ctrl_c_stops_everything(smoke_db, t
         except subprocess.TimeoutExpired:
             os.killpg(stack.pid, signal.SIGKILL)
             raise
+    log_scan.keep(log, "make run")
     assert code in (0, 130, -signal.SIGINT), log.read_text()[-3000:]
     marker = f"TENANTAUTH_DATA_DIR={tmp_path / 'data'}".encode()
     deadline = time.monotonic() + 10
