@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(*, access_lifetime: int, workers: int = 2) -> Iterator[int]:
+def api_server(*, access_lifetime: int, workers: int = 2, **extra_env: str) -> Iterator[int]:
     """gunicorn serving the test database on a free port; yields the port."""
     port = free_port()
     url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
@@ -55,6 +55,7 @@ def api_server(*, access_lifetime: int, workers: int = 2) -> Iterator[int]:
         WEB_CONCURRENCY=str(workers),
         REGISTER_RATE="1000/h",  # every test registers from 127.0.0.1
     )
+    env.update(extra_env)
     log = tempfile.NamedTemporaryFile("w+", prefix="browser-api-", suffix=".log")  # noqa: SIM115
     proc = subprocess.Popen(
         ["deploy/start-web.sh"],
