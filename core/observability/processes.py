@@ -79,8 +79,14 @@ def process_identifier() -> str:
 
 def use_identifiers() -> None:
     """Name this process's metric files with `process_identifier` (before any metric exists)."""
-    if not enabled():
+    if os.environ.get(_ENV) == "":
+        # Set but empty (an env file's blank line) means unset; prometheus-client would take it
+        # as the current directory.
+        del os.environ[_ENV]
+    folder = multiproc_dir()
+    if folder is None:
         return
+    Path(folder).mkdir(parents=True, exist_ok=True)
     from prometheus_client import values
 
     values.ValueClass = values.MultiProcessValue(process_identifier=process_identifier)

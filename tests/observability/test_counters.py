@@ -138,8 +138,12 @@ def test_the_client_label_when_it_is_turned_on(tenant_a):
         "c = Client(HTTP_HOST='acme.localhost')\n"
         "c.handler = ApiClientHandler(False)\n"
         "assert c.get('/api/hello').status_code == 200\n"
-        'c.post(\'/api/auth/token/\', \'{"username": "x", "password": "y"}\',\n'
-        "       content_type='application/json')\n"
+        # A login would write to the test database for good (another process, no rollback):
+        # the service-level count alone, in the client's schema.
+        "from django_tenants.utils import schema_context\n"
+        "from core.observability import metrics\n"
+        "with schema_context('acme'):\n"
+        "    metrics.login_counted('failure')\n"
         "print(Client(HTTP_HOST='localhost').get('/metrics').content.decode())\n",
         env={"METRICS_CLIENT_LABEL": "true"},
     )
