@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,11 +37,14 @@ def _request_id(record: logging.LogRecord) -> str:
     return getattr(record, "request_id", None) or current_request_id() or _NO_ID
 
 
+_NEEDS_QUOTES = re.compile(r'[\s"=]')
+
+
 def _kv_value(value: Any) -> str:
     if value is None:
         return _NO_ID
     text = str(value)
-    if not text or any(c in text for c in ' "=\n\r\t'):
+    if not text or _NEEDS_QUOTES.search(text):
         return json.dumps(text)
     return text
 

@@ -117,12 +117,20 @@ def _client() -> tuple[str, ...]:
     return (str(connection.schema_name),) if CLIENT_LABEL else ()  # type: ignore[attr-defined]
 
 
+# (route, method, status[, client]) -> the two children: `.labels()` costs as much as the
+# update itself, and a process meets few distinct combinations (bounded by the URL patterns).
+_request_series: dict[tuple[str, ...], tuple[Any, Any]] = {}
+
+
 def request_observed(
     *, route: str, method: str, status: int, seconds: float, client: str | None
 ) -> None:
-    labels = (route, method, str(status), *((client or "",) if CLIENT_LABEL else ()))
-    HTTP_REQUESTS.labels(*labels).inc()
-    HTTP_DURATION.labels(*labels).observe(seconds)
+    key = (route, method, str(status), *((client or "",) if CLIENT_LABEL else ()))
+    series = _request_series.get(key)
+    if series is None:
+        series = _request_series[key] = (HTTP_REQUESTS.labels(*key), HTTP_DURATION.labels(*key))
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def login_counted(outcome: str) -> None:
