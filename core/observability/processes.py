@@ -14,6 +14,8 @@ pids collide. At start-up each role wipes its own files on this host (gunicorn's
 run would otherwise be read as live, and a new process that got an old pid would add to them.
 Counters of a process that exits stay in its file until then, as Prometheus expects of a counter;
 gunicorn's `child_exit` calls `mark_process_dead`, which drops the live gauges of a dead worker.
+(Two `celery worker` commands on one host and one folder would wipe each other's files: give
+each its own folder, or run one worker with more concurrency.)
 
 Without PROMETHEUS_MULTIPROC_DIR, metrics live in the process's memory (the test process).
 """

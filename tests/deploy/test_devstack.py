@@ -101,6 +101,12 @@ def test_make_run_serves_the_demo_tenant_and_ctrl_c_stops_everything(smoke_db, t
         status, page = _get(port, "localhost", "/admin/login/")
         assert status == 200 and b"csrfmiddlewaretoken" in page
         _wait_until(lambda: "celery@" in log.read_text(), 60, "the Celery worker")
+        # README's `curl -s localhost:8000/metrics`: the processes write to <data>/metrics
+        # (a worker's files appear with its first task: tests/observability/test_processes.py).
+        status, metrics = _get(port, "localhost", "/metrics")
+        assert status == 200 and b"tenantauth_logins_total" in metrics
+        assert b'route="/admin/login/"' in metrics
+        assert any((tmp_path / "data" / "metrics").glob("histogram_web-*.db"))
     finally:
         os.killpg(stack.pid, signal.SIGINT)  # what Ctrl-C does
         try:
