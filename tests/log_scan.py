@@ -30,7 +30,7 @@ __all__ = ["Finding", "keep", "scan", "test_passwords"]
 TESTS = Path(__file__).resolve().parent
 
 PATTERNS = {
-    "jwt": re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}"),
+    "jwt": re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?"),
     "api_key": re.compile(r"tat_[A-Za-z0-9_-]{20,}"),
     "argon2_hash": re.compile(r"\$argon2(?:id|i|d)\$v=\d+\$"),
     "pbkdf2_hash": re.compile(r"pbkdf2_sha(?:256|1)\$\d+\$"),
