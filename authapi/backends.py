@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from authapi import protection
 from core.clientip import client_ip
 from core.errors import Throttled
+from core.observability import metrics
 from core.tenancy import current_schema_name
 
 __all__ = ["ProtectedModelBackend"]
@@ -35,10 +36,13 @@ class ProtectedModelBackend(ModelBackend):
             with protection.hashing_slot(schema=schema):
                 user = super().authenticate(request, username, password, **kwargs)
         except Throttled as exc:
+            metrics.login_counted("throttled")
             request.login_throttled = exc  # type: ignore[attr-defined]
             raise PermissionDenied from None  # stops django.contrib.auth.authenticate
         if user is None:
             protection.login_failed(schema=schema, login=username, ip=ip)
+            metrics.login_counted("failure")
         else:
             protection.login_succeeded(schema=schema, login=username, ip=ip)
+            metrics.login_counted("success")
         return user

@@ -38,6 +38,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from audit.services import Event, record
 from core.errors import Throttled
+from core.observability import metrics
 
 __all__ = [
     "Block",
@@ -231,6 +232,7 @@ def login_check(*, schema: str, login: str, ip: str | None) -> None:
         _unprotected("check")
         return
     if int(blocked):
+        metrics.throttled_counted("login_blocked")
         raise Throttled(
             max(int(ttl), 1), "Too many failed logins; try again later", code="too_many_attempts"
         )
@@ -282,6 +284,7 @@ def register_check(*, schema: str, ip: str | None) -> None:
         _unprotected("register")
         return
     if wait:
+        metrics.throttled_counted("register_rate")
         raise Throttled(max(wait, 1), "Too many registrations from this address; try again later")
 
 
@@ -299,6 +302,7 @@ def hashing_slot(*, schema: str) -> Iterator[None]:
         yield
         return
     if not acquired:
+        metrics.throttled_counted("hashing_busy")
         raise Throttled(1, "Too many logins at once for this client; try again in a second")
     try:
         yield

@@ -33,6 +33,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
+from core.observability import metrics
 from core.tenancy import dangerously_in_schema
 from signing.services import keys_retire_expired
 from tenants import selectors
@@ -230,6 +231,17 @@ def tokens_purge_expired(
         rows = {kind: _purge_rows(sql, params, batch_size) for kind, sql in _PURGE_ROWS_SQL.items()}
     # Signing keys live in public, one purge a run: retire those whose tokens have all expired.
     retired = keys_retire_expired(now=now) if schema_name == get_public_schema_name() else 0
+    metrics.purge_counted(
+        schema=schema_name,
+        rows={
+            "outstanding": outstanding,
+            "blacklisted": blacklisted,
+            "sessions": rows["sessions"] + rows["ended_sessions"],
+            "api_tokens": rows["api_tokens"],
+            "audit_events": rows["audit_events"],
+            "signing_keys": retired,
+        },
+    )
     return PurgeResult(
         schema_name,
         outstanding,

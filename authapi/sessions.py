@@ -29,7 +29,8 @@ from authapi import protection, selectors, tokens
 from authapi.models import Session, User
 from authapi.roles import admin_accounts, is_tenant_admin
 from authapi.tokens import invalid_token, token_for_client, user_for_token
-from core.errors import InvalidInput, NotAuthenticated, NotFound
+from core.errors import InvalidInput, NotAuthenticated, NotFound, Throttled
+from core.observability import metrics
 from core.tenancy import current_schema_name
 from signing.jws import issuer_for
 from tenants.models import Client
@@ -103,19 +104,23 @@ def credentials_check(*, login: str, password: str, info: ClientInfo = NO_CLIENT
     Login protection (authapi.protection) comes first: a blocked account or address is a 429
     before any hashing, and the hashing itself holds one of the client's slots."""
     schema = current_schema_name()
-    protection.login_check(schema=schema, login=login, ip=info.ip)
-    # The slot first: a login refused for want of one costs no query.
-    with protection.hashing_slot(schema=schema):
-        user = selectors.user_get_by_login(login=login)
-        # A found account counts under its username, whichever of its names was typed.
-        account = user.username if user is not None else login
-        if user is not None and account != login:
-            protection.login_check(schema=schema, login=account, ip=info.ip)
-        if user is None:
-            User().set_password(password)  # same hashing work as a real check
-            ok = False
-        else:
-            ok = user.check_password(password) and user.is_active
+    try:
+        protection.login_check(schema=schema, login=login, ip=info.ip)
+        # The slot first: a login refused for want of one costs no query.
+        with protection.hashing_slot(schema=schema):
+            user = selectors.user_get_by_login(login=login)
+            # A found account counts under its username, whichever of its names was typed.
+            account = user.username if user is not None else login
+            if user is not None and account != login:
+                protection.login_check(schema=schema, login=account, ip=info.ip)
+            if user is None:
+                User().set_password(password)  # same hashing work as a real check
+                ok = False
+            else:
+                ok = user.check_password(password) and user.is_active
+    except Throttled:
+        metrics.login_counted("throttled")
+        raise
     if not ok or user is None:
         protection.login_failed(schema=schema, login=account, ip=info.ip)
         record(
@@ -123,8 +128,10 @@ def credentials_check(*, login: str, password: str, info: ClientInfo = NO_CLIENT
             user_id=user.pk if user is not None else None,
             username=audit_login(login),
         )
+        metrics.login_counted("failure")
         raise _no_active_account()
     protection.login_succeeded(schema=schema, login=account, ip=info.ip)
+    metrics.login_counted("success")
     return user
 
 
@@ -163,7 +170,9 @@ def token_refresh_rotate(
     sid = tokens.session_id_of(token)
     with transaction.atomic():
         if _blacklist_once(token["jti"]):
-            return _issue(user, client, _rotation_session(user, sid), info)
+            issued = _issue(user, client, _rotation_session(user, sid), info)
+            metrics.refresh_counted("rotated")
+            return issued
         blacklisted = BlacklistedToken.objects.filter(token__jti=token["jti"])
         grace = settings.REFRESH_REUSE_GRACE_SECONDS
         # Compared in the database, whose clock set blacklisted_at; with no grace (the default)
@@ -173,8 +182,11 @@ def token_refresh_rotate(
                 blacklisted_at__gt=Now() - timedelta(seconds=grace)
             ).exists()
             if recent:
-                return _issue(user, client, _rotation_session(user, sid), info)
+                issued = _issue(user, client, _rotation_session(user, sid), info)
+                metrics.refresh_counted("grace")
+                return issued
         rotated = blacklisted.exists()
+    metrics.refresh_counted("refused")
     if rotated and sid is not None:
         _reuse_detected(user, sid)
     raise invalid_token()
@@ -223,6 +235,7 @@ def _reuse_detected(user: User, sid: str) -> None:
             session_id=sid,
             detail={"sessions_ended": ended},
         )
+    metrics.reuse_counted()
     log.warning("event=refresh_reuse_detected user_id=%s sessions_ended=%d", user.pk, ended)
 
 

@@ -24,6 +24,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from ninja_jwt.exceptions import TokenError
 from ninja_jwt.token_blacklist.models import OutstandingToken
@@ -128,7 +129,9 @@ def issue_pair(user: User, client: Client, session: Session, *, issuer: str) -> 
 # Frontends send the same access token on every request until it expires: its signature and
 # claims are checked once per process, later only its expiry (core.hotpath, "tokens"). Refresh
 # tokens are single use, so remembering them would only crowd the memo.
-_verified = VerifiedMemo(max_entries=10_000, enabled=hotpath.enabled("tokens"))
+_verified = VerifiedMemo(
+    "tokens", max_entries=settings.TOKEN_CACHE_SIZE, enabled=hotpath.enabled("tokens")
+)
 
 
 def decode(raw: object, token_class: type[Token], client: Client) -> Token:

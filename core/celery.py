@@ -3,7 +3,14 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import (
+    beat_init,
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
 
@@ -44,3 +51,51 @@ def _connections_after_task(
         close_old_connections()
     else:
         connections.close_all()
+
+
+@setup_logging.connect
+def _logging_from_django(**kwargs: object) -> None:
+    """Django's LOGGING in workers and beat too (instead of Celery's own format), so their lines
+    carry the request id and follow LOG_FORMAT like the web's."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@before_task_publish.connect
+def _request_id_into_task(headers: dict[str, object] | None = None, **kwargs: object) -> None:
+    from core.observability.tasks import id_into_headers
+
+    id_into_headers(headers)
+
+
+@task_prerun.connect
+def _request_id_for_task(task_id: str | None = None, task: object = None, **kwargs: object) -> None:
+    from core.observability.tasks import id_for_task
+
+    id_for_task(task_id, task)
+
+
+@task_postrun.connect
+def _request_id_done(task_id: str | None = None, **kwargs: object) -> None:
+    from core.observability.tasks import id_done
+
+    id_done(task_id)
+
+
+@worker_init.connect
+def _metrics_fresh_for_worker(**kwargs: object) -> None:
+    """The worker's metric files of a previous run on this host go
+    (core.observability.processes)."""
+    from core.observability.processes import wipe_role
+
+    wipe_role("worker")
+
+
+@beat_init.connect
+def _metrics_fresh_for_beat(**kwargs: object) -> None:
+    from core.observability.processes import wipe_role
+
+    wipe_role("beat")

@@ -13,6 +13,7 @@ embedded servers (`make manage ARGS=…`).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +39,9 @@ def environment() -> dict[str, str]:
     env.setdefault("WEB_CONCURRENCY", "2")
     env.setdefault("CELERY_CONCURRENCY", "2")
     env.setdefault("CELERY_BEAT_SCHEDULE_FILE", str(data / "celerybeat-schedule"))
+    # Web, worker and beat write their metrics here; /metrics adds them up
+    # (core.observability.processes).
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(data / "metrics"))
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # the start scripts' gunicorn, celery
     return env
 
@@ -52,10 +56,15 @@ def run() -> int:
         code = _manage(env, *step)
         if code:
             return code
+    # Nothing runs yet: whatever a previous run left in the metrics folder goes.
+    metrics = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
     port = env["PORT"]
     print(
         f"devstack: serving on http://127.0.0.1:{port} — try\n"
         f"  curl -H 'Host: demo.localhost' http://127.0.0.1:{port}/healthz\n"
+        f"  curl -s http://127.0.0.1:{port}/metrics | head\n"
         "devstack: Ctrl-C stops everything",
         flush=True,
     )

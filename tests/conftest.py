@@ -154,7 +154,7 @@ def in_schema():
     return lambda tenant: schema_context(tenant.schema_name)
 
 
-def run_in_another_process(code: str) -> str:
+def run_in_another_process(code: str, env: dict[str, str] | None = None) -> str:
     """Run Django code in a separate Python process on the test database; returns its stdout.
 
     For what only another process can show: a change made there must reach this process's
@@ -166,12 +166,14 @@ def run_in_another_process(code: str) -> str:
 
     # The same server as this process, but the test database pytest-django made.
     url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
+    extra = env or {}
     env = {
         **os.environ,
         "DATABASE_URL": url.geturl(),
         "REDIS_URL": settings.REDIS_URL,
         "SECRET_KEY": settings.SECRET_KEY,
         "DJANGO_SETTINGS_MODULE": "core.settings",
+        **extra,
     }
     prelude = "import django\ndjango.setup()\n"
     done = subprocess.run(

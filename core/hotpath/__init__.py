@@ -19,6 +19,11 @@ last second (about 2% on refresh, nothing on hello or user).
 
 Every cache answers only while its process is subscribed to the invalidation channel; without
 Redis each lookup goes to the database (core.hotpath.localcache).
+
+Sizes: `HOST_CACHE_SIZE` (hosts, signing_keys), `USER_CACHE_SIZE` (users, sessions, api_tokens),
+`TOKEN_CACHE_SIZE` (tokens). Each cache counts its hits, misses and evictions in plain ints;
+core.observability.metrics copies them into `tenantauth_cache_*` for /metrics at most once a
+second, so a cache lookup pays one addition.
 """
 
 from __future__ import annotations

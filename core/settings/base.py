@@ -9,8 +9,9 @@ import warnings
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
-from core.settings.environment import env, env_bool, env_int, env_list, required
+from core.settings.environment import env_bool, env_int, env_list, required
 from core.settings.secret_rules import refuse_weak_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -64,13 +65,25 @@ HOTPATH_VERIFY_SEARCH_PATH = env_bool("HOTPATH_VERIFY_SEARCH_PATH", default=Fals
 # Per-process cache sizes: hosts (two per client is typical) and active users.
 HOST_CACHE_SIZE = env_int("HOST_CACHE_SIZE", 50_000)
 USER_CACHE_SIZE = env_int("USER_CACHE_SIZE", 50_000)
+# Verified access tokens kept per process (authapi.tokens): about 1 kB each; one per active user
+# within an access token's lifetime is enough.
+TOKEN_CACHE_SIZE = env_int("TOKEN_CACHE_SIZE", 20_000)
+for _name, _size in (
+    ("HOST_CACHE_SIZE", HOST_CACHE_SIZE),
+    ("USER_CACHE_SIZE", USER_CACHE_SIZE),
+    ("TOKEN_CACHE_SIZE", TOKEN_CACHE_SIZE),
+):
+    if _size < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1, got {_size}")
 
 # --- Application ----------------------------------------------------------------------------
 ROOT_URLCONF = "core.urls"
 WSGI_APPLICATION = "core.wsgi.application"
 ASGI_APPLICATION = "core.asgi.application"
 
+# Outermost in both stacks: request id, /metrics, the request's metrics and log line.
 MIDDLEWARE = [
+    "core.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -95,6 +108,7 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = ["authapi.backends.ProtectedModelBackend"]
 
 API_MIDDLEWARE = [
+    "core.observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.outage.DatabaseOutageMiddleware",
     "tenants.middleware.TenantMiddleware",
@@ -165,17 +179,4 @@ WHITENOISE_USE_FINDERS = True  # works without collectstatic in development and 
 # Debug pages and error reports hide connection URLs as well as secrets.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "core.reporting.ConnectionsHiddenFilter"
 
-# --- Logging: key=value lines ---------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "kv": {"format": "ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"}
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
-    "root": {"handlers": ["console"], "level": (env("LOG_LEVEL", "INFO") or "INFO").upper()},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "pgserver": {"level": "WARNING"},
-    },
-}
+# Logging (LOGGING, LOG_FORMAT) is in core/settings/observability.py.

@@ -19,6 +19,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 from ninja_jwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from tests import log_scan
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -120,3 +122,4 @@ def running_worker(log: Path, *, concurrency: int = 2, **env: str) -> Iterator[P
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log_scan.keep(log, "celery worker")

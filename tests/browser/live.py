@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import connection
 
+from tests import log_scan
+
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "clients" / "js"
 
@@ -35,7 +37,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(*, access_lifetime: int, workers: int = 2) -> Iterator[int]:
+def api_server(*, access_lifetime: int, workers: int = 2, **extra_env: str) -> Iterator[int]:
     """gunicorn serving the test database on a free port; yields the port."""
     port = free_port()
     url = urlsplit(os.environ["DATABASE_URL"])._replace(path="/" + connection.settings_dict["NAME"])
@@ -53,6 +55,7 @@ def api_server(*, access_lifetime: int, workers: int = 2) -> Iterator[int]:
         WEB_CONCURRENCY=str(workers),
         REGISTER_RATE="1000/h",  # every test registers from 127.0.0.1
     )
+    env.update(extra_env)
     log = tempfile.NamedTemporaryFile("w+", prefix="browser-api-", suffix=".log")  # noqa: SIM115
     proc = subprocess.Popen(
         ["deploy/start-web.sh"],
@@ -77,6 +80,7 @@ def api_server(*, access_lifetime: int, workers: int = 2) -> Iterator[int]:
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=20)
+        log_scan.keep(log.name, "browser tests' gunicorn")
         log.close()
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import log_scan
 from tests.deploy.test_smoke import _free_port, _wait_until, smoke_db  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.smoke
@@ -100,6 +101,12 @@ def test_make_run_serves_the_demo_tenant_and_ctrl_c_stops_everything(smoke_db, t
         status, page = _get(port, "localhost", "/admin/login/")
         assert status == 200 and b"csrfmiddlewaretoken" in page
         _wait_until(lambda: "celery@" in log.read_text(), 60, "the Celery worker")
+        # README's `curl -s localhost:8000/metrics`: the processes write to <data>/metrics
+        # (a worker's files appear with its first task: tests/observability/test_processes.py).
+        status, metrics = _get(port, "localhost", "/metrics")
+        assert status == 200 and b"tenantauth_logins_total" in metrics
+        assert b'route="/admin/login/"' in metrics
+        assert any((tmp_path / "data" / "metrics").glob("histogram_web-*.db"))
     finally:
         os.killpg(stack.pid, signal.SIGINT)  # what Ctrl-C does
         try:
@@ -107,6 +114,7 @@ def test_make_run_serves_the_demo_tenant_and_ctrl_c_stops_everything(smoke_db, t
         except subprocess.TimeoutExpired:
             os.killpg(stack.pid, signal.SIGKILL)
             raise
+    log_scan.keep(log, "make run")
     assert code in (0, 130, -signal.SIGINT), log.read_text()[-3000:]
     marker = f"TENANTAUTH_DATA_DIR={tmp_path / 'data'}".encode()
     deadline = time.monotonic() + 10

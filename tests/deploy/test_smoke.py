@@ -26,6 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from tests import log_scan
+
 pytestmark = pytest.mark.smoke
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,6 +211,8 @@ def test_production_stack_serves_the_token_cycle_and_purges(smoke_db, tmp_path):
                 os.killpg(proc.pid, signal.SIGKILL)
         for f in logs.values():
             f.close()
+        for name in logs:
+            log_scan.keep(tmp_path / f"{name}.log", f"smoke {name}")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
