@@ -8,9 +8,10 @@ from core.settings.environment import env, env_int
 # Apps whose tables live in the public schema. Users, sessions, the admin log and the JWT token
 # tables are also here because the platform's own staff sign in on the public host.
 SHARED_APPS = [
+    # Before django_tenants: its `migrate_schemas` (tenants/management/commands) is the one found.
+    "tenants",
     "django_tenants",
     "audit",
-    "tenants",
     "signing",
     "onboarding",
     "django.contrib.contenttypes",
