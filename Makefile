@@ -49,7 +49,7 @@ bench-http: $(VENV)/.installed-bench ## HTTP benchmark against DRF + SimpleJWT (
 bench-ablate: $(VENV)/.installed-bench ## The hot path one mechanism at a time (bench/README.md)
 	$(BIN)/python bench/http/ablate.py $(BENCH_ARGS)
 
-bench-tenants: $(VENV)/.installed-bench ## Onboarding at 1,000 tenants (bench/README.md)
+bench-tenants: $(VENV)/.installed-bench ## Onboarding at 1,000 tenants; BENCH_ARGS="--clients 10000": one deployment at 10,000 (bench/README.md)
 	$(BIN)/python bench/tenants/run.py $(BENCH_ARGS)
 
 bench-purge: $(VENV)/.installed-bench ## Purge of 1M expired tokens over 100 schemas (bench/README.md)

@@ -1,15 +1,27 @@
-"""`migrate_schemas` executors that also bring the tenant template up to date.
+"""`migrate_schemas` executors that skip the tenant schemas already at the latest migrations and
+then bring the tenant template up to date.
 
 Wired in through django-tenants' `GET_EXECUTOR_FUNCTION` setting: the executor named by
-`--executor` (standard, multiprocessing, ...) runs as usual, and when it has migrated the tenant
-schemas (a whole run, not `--schema NAME`, `--shared`, `--plan` or `--check`) the template is
-checked and rebuilt if the migrations changed, in the main process. Onboarding checks the template
-again anyway (tenants.template), so this only moves the rebuild out of the first onboarding.
+`--executor` (standard, multiprocessing, ...) runs as usual, with two additions on a whole tenant
+pass (not `--schema NAME` or `--shared`):
+
+* before it (`--check` included: a current schema has nothing unapplied), one query
+  (tenants.migration_state) finds the schemas that miss a migration, and the executor is
+  handed only those. A run with nothing to apply over 10,000 schemas is then that query, not
+  10,000 `migrate` commands. `migrate_schemas --all-schemas`
+  (tenants/management/commands/migrate_schemas.py) hands it every schema, as django-tenants
+  does; so do a target migration (`migrate_schemas app 0001`), `--prune`, `--run-syncdb` and
+  `--plan`, which can have work to do (or something to show) in a schema that is current.
+* after it (not with `--plan` or `--check`), the template is checked and rebuilt if the
+  migrations changed, in the main process. Onboarding checks the template again anyway
+  (tenants.template), so this only moves the rebuild out of the first onboarding.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import sys
 from typing import Any
 
 from django_tenants.migration_executors import get_executor as _get_base_executor
@@ -17,27 +29,47 @@ from django_tenants.migration_executors.base import MigrationExecutor
 
 __all__ = ["get_executor"]
 
+log = logging.getLogger(__name__)
+
+# Options with which a schema that has every migration recorded can still have work to do.
+_NO_SKIPPING = ("all_schemas", "app_label", "migration_name", "prune", "run_syncdb", "plan")
+
 
 def get_executor(codename: str | None = None) -> type[MigrationExecutor]:
-    return _with_template_refresh(_get_base_executor(codename=codename))
+    return _with_skip_and_template_refresh(_get_base_executor(codename=codename))
 
 
 @functools.cache
-def _with_template_refresh(base: type[MigrationExecutor]) -> type[MigrationExecutor]:
+def _with_skip_and_template_refresh(base: type[MigrationExecutor]) -> type[MigrationExecutor]:
     class TemplateRefreshingExecutor(base):
         def run_migrations(self, tenants: Any = None) -> None:
-            refresh = self._is_tenant_pass(tenants)
+            tenant_pass = self._is_tenant_pass(tenants)
+            if tenant_pass and not any(self.options.get(option) for option in _NO_SKIPPING):
+                tenants = self._behind(list(tenants or []))
             super().run_migrations(tenants=tenants)
-            if refresh:
+            report_only = self.options.get("plan") or self.options.get("check_unapplied")
+            if tenant_pass and not report_only:
                 from tenants.template import template_ensure
 
                 template_ensure()
 
         def _is_tenant_pass(self, tenants: Any) -> bool:
-            options = self.options
-            if options.get("schema_name") or options.get("plan") or options.get("check_unapplied"):
+            if self.options.get("schema_name"):
                 return False
             return list(tenants or []) != [self.PUBLIC_SCHEMA_NAME]
+
+        def _behind(self, schemas: list[str]) -> list[str]:
+            from tenants.migration_state import schemas_behind
+
+            behind = schemas_behind(schemas)
+            log.info("event=migrate_schemas_skip schemas=%d behind=%d", len(schemas), len(behind))
+            if int(self.options.get("verbosity", 1)) >= 1:
+                sys.stdout.write(
+                    f"{len(schemas) - len(behind)} of {len(schemas)} tenant schemas are at the "
+                    f"latest migrations and skipped; migrating {len(behind)} "
+                    "(--all-schemas to run every one)\n"
+                )
+            return behind
 
     TemplateRefreshingExecutor.__name__ = f"TemplateRefreshing{base.__name__}"
     TemplateRefreshingExecutor.__qualname__ = TemplateRefreshingExecutor.__name__

@@ -4,6 +4,8 @@ django-tenants' default, and `migrate_schemas --executor multiprocessing` across
     .venv/bin/python bench/tenants/run.py            # 1,000 tenants, 7 rounds (~15 min on 2 cores)
     .venv/bin/python bench/tenants/run.py --quick    # 100 tenants, 3 rounds (~1 min)
     .venv/bin/python bench/tenants/run.py --tenants 2000 --reps 9 --skip-migrate
+    .venv/bin/python bench/tenants/run.py --clients 10000   # one deployment grown to 10,000
+                                                          # (bench/tenants/scale.py)
 
 In one run, on one PostgreSQL server:
 
@@ -31,8 +33,8 @@ In one run, on one PostgreSQL server:
    admin's password with the production hasher (Argon2id): the same cost in every column, shown
    on its own.
 3. `migrate_schemas --executor multiprocessing` across the 1,000 tenants, in a child process,
-   twice: with nothing to apply (what every deployment pays), and after un-applying authapi.0002
-   (the token-expiry index, raw SQL) in every tenant so that one migration is applied in each.
+   twice: with nothing to apply (what every deployment pays), and after un-applying authapi.0007
+   (API keys, raw SQL) in every tenant so that one migration is applied in each.
    Peak memory is the highest sum of the RSS of the process tree (the command and its pool
    workers), sampled every 20 ms from /proc; also shown: the largest single process's peak
    (ru_maxrss of the children of a small wrapper process that runs only that command). The wall
@@ -79,8 +81,17 @@ SETUP_BATCH = 50
 # --- database --------------------------------------------------------------------------------
 
 
-def _prepare_databases(tmp: Path) -> dict[str, str]:
-    """Fresh, empty bench databases (one per tenant count) by name, with their URLs."""
+def make_tmp() -> Path:
+    """The throwaway folder of the embedded servers, removed at exit (after they stop)."""
+    tmp = Path(tempfile.mkdtemp(prefix="tenantauth-bench-tenants-"))
+    atexit.register(shutil.rmtree, tmp, True)  # runs last, after the embedded servers stop
+    os.environ.setdefault("TENANTAUTH_DATA_DIR", str(tmp))
+    return tmp
+
+
+def prepare_database(tmp: Path, *names: str) -> str:
+    """Fresh, empty databases `names` on DATABASE_URL's server (or an embedded one), and Redis;
+    returns the URL of the first."""
     import psycopg
 
     from core import embedded
@@ -88,14 +99,18 @@ def _prepare_databases(tmp: Path) -> dict[str, str]:
     server_url = os.environ.get("DATABASE_URL") or embedded.ensure_postgres(tmp)
     if not os.environ.get("REDIS_URL"):
         os.environ["REDIS_URL"] = embedded.ensure_redis(tmp)
-    urls = {}
     with psycopg.connect(server_url, autocommit=True) as conn:
-        for suffix in ("small", "large"):
-            name = f"{BENCH_DB}_{suffix}"
+        for name in names:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
             conn.execute(f"CREATE DATABASE {name}")
-            urls[name] = urlsplit(server_url)._replace(path="/" + name).geturl()
-    return urls
+    return urlsplit(server_url)._replace(path="/" + names[0]).geturl()
+
+
+def _prepare_databases(tmp: Path) -> dict[str, str]:
+    """Fresh, empty bench databases (one per tenant count) by name, with their URLs."""
+    names = [f"{BENCH_DB}_{suffix}" for suffix in ("small", "large")]
+    first = prepare_database(tmp, *names)
+    return {name: urlsplit(first)._replace(path="/" + name).geturl() for name in names}
 
 
 def _drop_databases(urls: dict[str, str]) -> None:
@@ -129,8 +144,11 @@ def _setup_public() -> None:
     call_command("tenant_template", stdout=io.StringIO())
 
 
-def _grow(to: int, start: int, admin_hash: str) -> None:
-    """Tenants `start+1`..`to`: template copies with a Client, a domain and an admin user."""
+def _grow(
+    to: int, start: int, admin_hash: str, on_batch: Callable[[int], None] | None = None
+) -> None:
+    """Tenants `start+1`..`to`: template copies with a Client, a domain and an admin user;
+    `on_batch(n)` after each transaction of n (else a line every 100)."""
     from django.db import connection, transaction
     from django_tenants.utils import schema_context
 
@@ -166,7 +184,9 @@ def _grow(to: int, start: int, admin_hash: str) -> None:
                     )
         connection.set_schema_to_public()
         done = numbers[-1]
-        if done % 100 == 0 or done == to:
+        if on_batch is not None:
+            on_batch(len(numbers))
+        elif done % 100 == 0 or done == to:
             print(f"  {done:5d} tenants", flush=True)
 
 
@@ -389,28 +409,17 @@ def _migrate_schemas(env: dict[str, str]) -> dict[str, float]:
 
 
 def _unapply_last_migration(schemas: list[str]) -> None:
-    """Un-apply authapi.0002 (an index, raw SQL) in every tenant schema, as if it were new."""
-    from django.db import connection, transaction
+    """Un-apply authapi's latest migration (0007, raw SQL) in every tenant schema, as if it
+    were new (bench/tenants/scale.py)."""
+    from bench.tenants.scale import _undo_latest
 
-    with transaction.atomic(), connection.cursor() as cursor:
-        for schema in schemas:
-            cursor.execute(
-                f"DROP INDEX {schema}.token_blacklist_outstandingtoken_expires_at_idx;"
-                f"DELETE FROM {schema}.django_migrations "
-                "WHERE app = 'authapi' AND name = '0002_outstanding_expires_index'"
-            )
+    _undo_latest(schemas)
 
 
 def _all_applied(schemas: list[str]) -> bool:
-    from django.db import connection
+    from bench.tenants.scale import _count_at_latest
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_indexes WHERE indexname = "
-            "'token_blacklist_outstandingtoken_expires_at_idx' AND schemaname = ANY(%s)",
-            [schemas],
-        )
-        return cursor.fetchone()[0] == len(schemas)
+    return _count_at_latest(schemas) == len(schemas)
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -477,9 +486,30 @@ def main() -> None:
     parser.add_argument("--skip-migrate", action="store_true", help="no migrate_schemas runs")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("figures.json"))
     parser.add_argument("--child-migrate", action="store_true", help=argparse.SUPPRESS)
+    scale = parser.add_argument_group(
+        "one deployment grown to --clients (bench/tenants/scale.py); --reps defaults to 5 there"
+    )
+    scale.add_argument("--clients", type=int, help="grow one deployment to this many clients")
+    scale.add_argument(
+        "--stock-at", type=int, default=1000, help="no-op migrate_schemas --all-schemas here"
+    )
+    scale.add_argument(
+        "--migrate-at", type=int, default=1000, help="a real migration of every schema here"
+    )
+    scale.add_argument("--skip-web", action="store_true", help="no web worker RSS run")
+    scale.add_argument("--skip-purge", action="store_true", help="no purge fan-out run")
     args = parser.parse_args()
     if args.child_migrate:
         child_migrate()
+        return
+    if args.clients:
+        from bench.tenants import scale
+
+        if "--reps" not in sys.argv:
+            args.reps = 5
+        if args.out == parser.get_default("out"):
+            args.out = Path(__file__).with_name(f"scale-{args.clients}.json")
+        scale.main(args)
         return
     if args.quick:
         args.tenants, args.reps = 100, 3
@@ -489,9 +519,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DEBUG"] = "false"  # no query log in memory, as in production
-    tmp = Path(tempfile.mkdtemp(prefix="tenantauth-bench-tenants-"))
-    atexit.register(shutil.rmtree, tmp, True)  # runs last, after the embedded servers stop
-    os.environ.setdefault("TENANTAUTH_DATA_DIR", str(tmp))
+    tmp = make_tmp()
     urls = _prepare_databases(tmp)
     small_db, large_db = urls
     os.environ["DATABASE_URL"] = urls[large_db]

@@ -8,9 +8,10 @@ from core.settings.environment import env, env_int
 # Apps whose tables live in the public schema. Users, sessions, the admin log and the JWT token
 # tables are also here because the platform's own staff sign in on the public host.
 SHARED_APPS = [
+    # Before django_tenants: its `migrate_schemas` (tenants/management/commands) is the one found.
+    "tenants",
     "django_tenants",
     "audit",
-    "tenants",
     "signing",
     "onboarding",
     "django.contrib.contenttypes",
@@ -50,8 +51,14 @@ TENANT_LIMIT_SET_CALLS = True
 
 PUBLIC_HOST = (env("PUBLIC_HOST", "localhost") or "localhost").lower()
 
-# `migrate_schemas --executor multiprocessing`: how many schemas migrate at once.
+# `migrate_schemas --executor multiprocessing`: how many schemas migrate at once, how many
+# schemas a worker takes per hand-out, and after how many hand-outs a worker is replaced by a
+# fresh fork (so that whatever one migration leaves in a worker's memory cannot add up over
+# 10,000 schemas; bench/README.md "Onboarding at scale" measured no growth, this bounds it).
+# https://django-tenants.readthedocs.io/en/latest/use.html#migrations
 TENANT_MULTIPROCESSING_MAX_PROCESSES = env_int("MIGRATION_PROCESSES", 2)
+TENANT_MULTIPROCESSING_CHUNKS = env_int("MIGRATION_CHUNKS", 2)
+TENANT_MULTIPROCESSING_MAX_TASKS_PER_CHILD = env_int("MIGRATION_MAX_TASKS_PER_CHILD", 100) or None
 
 # New clients are copied from this migrated, never-served schema instead of replaying every
 # migration (tenants.template, tenants.schema_clone). Its leading underscore is outside the
