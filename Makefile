@@ -9,7 +9,7 @@ JS := clients/js
 JS_STAMP := $(JS)/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install run manage test js-test lint typecheck format clean bench-http bench-ablate bench-tenants bench-purge bench-fairness
+.PHONY: help install run manage test js-test lint typecheck format clean bench-http bench-ablate bench-tenants bench-purge bench-fairness bench-soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench-purge: $(VENV)/.installed-bench ## Purge of 1M expired tokens over 100 sch
 
 bench-fairness: $(VENV)/.installed-bench ## One client's login flood against another's requests, 2 workers (bench/fairness/README.md)
 	$(BIN)/python bench/fairness/run.py $(BENCH_ARGS)
+
+bench-soak: $(VENV)/.installed-bench ## 10 minutes of the production config at 80% of capacity: errors, p99, RSS, rows left (bench/soak/README.md); BENCH_ARGS=--quick
+	$(BIN)/python bench/soak/run.py $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check .

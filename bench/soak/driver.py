@@ -15,10 +15,19 @@ tab) and does what its tokens call for, else what the mix draws:
   - no tokens (never logged in, or logged out)        -> login (POST /api/auth/token/)
   - refresh token expiring within MARGIN seconds       -> login; the old session is abandoned,
     (its session's absolute lifetime is running out)     left to expire for the purge
+  - a session logged in by `prime` whose planned end   -> logout (POST /api/auth/token/blacklist/
+    has come                                              with the current refresh token); the
+                                                          next request logs in again
   - access token expiring within MARGIN seconds        -> refresh (rotation: the new pair replaces
                                                           the old one)
-  - otherwise, by weight: GET /api/user/, POST verify (the access token), refresh, logout (POST
-    /api/auth/token/blacklist/ with the current refresh token; the next request logs in again)
+  - otherwise, by weight: GET /api/user/, POST verify (the access token), refresh, logout
+
+All sessions log in together at the start (`prime`), so each of those draws a planned end,
+uniform between 0.2 and 1.2 times the session lifetime (`--session-lifetime`, the servers'
+SESSION_MAX_LIFETIME_SECONDS): their logouts, and the logins after them, spread out instead of
+coming back together when the lifetime runs out; the sixth whose plan lies beyond the lifetime
+are abandoned when it ends. Later sessions end by the mix's logout weight, or, if they outlive
+their lifetime, are abandoned.
 
 Every request is a new connection (gunicorn's sync workers close each one), with Host of the
 session's client, X-Forwarded-Proto: https, and X-Forwarded-For: the session's own address
@@ -75,6 +84,7 @@ class Session:
     refresh: str | None = None
     access_exp: float = 0.0
     refresh_exp: float = 0.0
+    planned_end: float = 0.0
 
     def take(self, tokens: dict) -> None:
         self.access, self.refresh = tokens["access"], tokens["refresh"]
@@ -130,6 +140,8 @@ class Driver:
         self.mix_ops = list(weights)
         self.mix_weights = [weights[op] for op in self.mix_ops]
         self.password = args.password
+        self.lifetime = args.session_lifetime
+        self.first_generation = args.mode == "prime"
         self.rng = random.Random(args.seed)
 
     # --- HTTP ----------------------------------------------------------------------------------
@@ -168,6 +180,9 @@ class Driver:
         now = time.time()
         if session.refresh is None or session.refresh_exp - now < MARGIN:
             return "login"
+        if session.planned_end and now >= session.planned_end:
+            session.planned_end = 0.0
+            return "logout"
         if session.access_exp - now < MARGIN:
             return "refresh"
         return self.rng.choices(self.mix_ops, self.mix_weights)[0]
@@ -185,6 +200,8 @@ class Driver:
                     session.refresh = None
             elif op in ("login", "refresh"):
                 session.take(json.loads(payload))
+                if op == "login" and self.first_generation:
+                    session.planned_end = time.time() + self.lifetime * self.rng.uniform(0.2, 1.2)
             elif op == "logout":
                 session.access = session.refresh = None
         except TimeoutError:
@@ -298,6 +315,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--weights", default='{"user": 60, "verify": 25, "refresh": 15}')
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--session-lifetime", type=float, default=300)
     args = parser.parse_args()
 
     if args.state.exists():

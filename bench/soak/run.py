@@ -14,7 +14,7 @@ and why; in short:
 2. The three processes of deploy/Procfile through their own start scripts: gunicorn with
    deploy/gunicorn.conf.py and WEB_CONCURRENCY=2, a Celery worker (prefork, 2 processes) and
    Celery beat, DEBUG off, with short lifetimes so that tokens and sessions expire and are purged
-   during the run (access 60 s, refresh 180 s, session 300 s, a purge every 30 s).
+   during the run (access 60 s, refresh 180 s, session 600 s, a purge every 30 s).
 3. bench/soak/driver.py (asyncio, `--drivers` processes, each its own share of the sessions):
    every session logs in; a closed-loop run measures the mix's capacity; then the mix runs open
    loop at `--load` (0.8) of it for `--minutes`.
@@ -54,6 +54,7 @@ RESULTS = HERE / "results"
 DATABASE = "tenantauth_bench_soak"
 WORKERS = 2  # gunicorn workers, as deploy/ runs them on a 2-core box
 # The mix, by weight, for requests whose tokens do not call for a login or a refresh.
+# A logout is followed by a login (Argon2id, 0.3-0.8 s of a worker here): one in two thousand.
 WEIGHTS = {"user": 60, "verify": 25, "refresh": 12, "logout": 0.05}
 RSS_INTERVAL = 2.0
 
@@ -331,6 +332,7 @@ class Drivers:
             command += ["--state", str(self.tmp / f"state-{d}.json")]
             command += ["--start", str(start), "--weights", json.dumps(WEIGHTS)]
             command += ["--seed", str(d + 1 + int(start))]
+            command += ["--session-lifetime", str(self.args.session_lifetime)]
             for key, value in options.items():
                 command += [f"--{key}", str(value)]
             processes.append(
@@ -420,7 +422,7 @@ def main() -> None:
     parser.add_argument("--capacity-concurrency", type=int, default=16)
     parser.add_argument("--access-lifetime", type=int, default=60)
     parser.add_argument("--refresh-lifetime", type=int, default=180)
-    parser.add_argument("--session-lifetime", type=int, default=300)
+    parser.add_argument("--session-lifetime", type=int, default=600)
     parser.add_argument("--purge-interval", type=int, default=30)
     parser.add_argument("--warmup", type=float, default=60, help="seconds of soak before RSS base")
     parser.add_argument("--window", type=float, default=10)
@@ -431,8 +433,8 @@ def main() -> None:
     if args.quick:
         args.minutes, args.capacity_seconds, args.capacity_warmup, args.warmup = 1, 20, 10, 20
         # Short enough that tokens and sessions expire (and are purged) within the minute.
-        args.access_lifetime, args.refresh_lifetime, args.session_lifetime = 20, 40, 90
-        args.purge_interval = 15
+        args.access_lifetime, args.refresh_lifetime, args.session_lifetime = 20, 40, 120
+        args.purge_interval, args.users_per_client = 15, 1
     RESULTS.mkdir(exist_ok=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="tenantauth-bench-soak-"))
