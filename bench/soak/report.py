@@ -136,6 +136,26 @@ def rss_growth(result: dict) -> dict[str, dict]:
     return out
 
 
+def cpu_use(result: dict) -> dict[str, float]:
+    """Cores used during the soak, per process (PostgreSQL: all its processes) and by the whole
+    machine; "others" is what the machine ran beside this benchmark (other users of the VM)."""
+    soak = result["phases"]["soak"]
+    samples = [x for x in result["rss"]["samples"] if "cpu" in x]
+    inside = [x for x in samples if soak["from"] <= x["t"] <= soak["to"]]
+    if len(inside) < 2:
+        return {}
+    first, last = inside[0], inside[-1]
+    seconds = last["t"] - first["t"]
+    out = {}
+    for role, value in last["cpu"].items():
+        if role in first["cpu"]:
+            name = "postgres (all processes)" if role == "postgres postmaster" else role
+            out[name] = round((value - first["cpu"][role]) / seconds, 3)
+    ours = sum(v for k, v in out.items() if k != "machine busy")
+    out["others (not this benchmark)"] = round(out.get("machine busy", 0.0) - ours, 3)
+    return out
+
+
 def verdicts(result: dict) -> dict:
     totals_ = result["soak"]["totals"]
     growth = rss_growth(result)
@@ -156,6 +176,7 @@ def verdicts(result: dict) -> dict:
         },
         "expired_rows_left": {"value": expired_left, "target": 0, "met": expired_left == 0},
         "all_processes_alive": all(result["processes_alive_at_end"].values()),
+        "cpu_cores_during_soak": cpu_use(result),
     }
 
 
@@ -314,6 +335,19 @@ def markdown(result: dict, chart_name: str) -> str:
             f"| {role} | {_ms(g['start_mb'])} | {g['base_mb']} | {g['end_mb']} | {g['peak_mb']} | "
             f"{g['growth']:+.1%} | {judged} |"
         )
+    cores = v.get("cpu_cores_during_soak") or {}
+    if cores:
+        lines += [
+            "",
+            "## CPU during the soak",
+            "",
+            f"Cores used, of {result['cpus']} (drivers included; a driver's pid changes per "
+            "phase, so only the soak's drivers count):",
+            "",
+            "| process | cores |",
+            "|---|---:|",
+        ]
+        lines += [f"| {role} | {value:.2f} |" for role, value in cores.items()]
     left, final, logs = result["rows_left_by_beat"], result["final_purge"], result["logs"]
     lines += [
         "",

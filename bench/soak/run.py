@@ -266,11 +266,14 @@ class RssSampler(threading.Thread):
 
         at = round(time.time() - self.start_at, 1)
         rss: dict[str, float] = {}
+        cpu: dict[str, float] = {}
         for role, process in self.roles().items():
             try:
                 rss[role] = process.memory_info().rss / 2**20
+                times = process.cpu_times()
             except psutil.NoSuchProcess:
                 continue
+            cpu[role] = times.user + times.system
             pids = self.pids.setdefault(role, [])
             if not pids or pids[-1] != process.pid:
                 pids.append(process.pid)
@@ -289,9 +292,20 @@ class RssSampler(threading.Thread):
                         count += 1
                     else:
                         backends["postgres other"] += info
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        kid_times = kid.cpu_times()
+                        cpu[role] += kid_times.user + kid_times.system
                 rss.update(backends)
                 rss["postgres backends count"] = count
-        return {"t": at, "rss": {k: round(v, 2) for k, v in rss.items()}}
+                # The backends that have exited, as the postmaster collected them.
+                cpu[role] += times.children_user + times.children_system
+        machine = psutil.cpu_times()
+        cpu["machine busy"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        return {
+            "t": at,
+            "rss": {k: round(v, 2) for k, v in rss.items()},
+            "cpu": {k: round(v, 2) for k, v in cpu.items()},
+        }
 
     def run(self) -> None:
         while not self.stopping.is_set():
