@@ -191,7 +191,7 @@ def chart(result: dict, path: Path) -> None:
 
     windows = result["soak"]["windows"]
     soak = result["phases"]["soak"]
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(10, 10), sharex=True)
+    fig, (ax1, ax2, ax3, ax4) = plt.subplots(4, 1, figsize=(10, 13), sharex=True)
     t = [w["t"] + result["settings"]["window_s"] / 2 for w in windows]
     ax1.plot(t, [w["p99_ms"] for w in windows], label="p99, all requests")
     ax1.plot(t, [w["p50_ms"] for w in windows], label="p50, all requests")
@@ -207,22 +207,36 @@ def chart(result: dict, path: Path) -> None:
     )
     ax2.plot(t, [w["rps"] for w in windows], label="answered req/s")
     ax2.plot(t, [w["error_count"] for w in windows], label="errors per window")
+    ax2.plot(t, [w["skipped"] / result["settings"]["window_s"] for w in windows], label="skipped/s")
+    ax2.axhline(result["rate"], color="grey", linestyle="--", linewidth=0.8, label="offered")
     ax2.legend(fontsize=8)
     ax2.set_ylabel("requests")
     series: dict[str, list[tuple[float, float]]] = {}
     for sample in result["rss"]["samples"]:
         for role, value in sample["rss"].items():
             series.setdefault(role, []).append((sample["t"] - soak["from"], value))
+    app_top = 0.0
     for role, points in sorted(series.items()):
         if role == "postgres backends count" or role.startswith("driver"):
             continue
         xs, ys = zip(*points, strict=True)
-        ax3.plot(xs, ys, label=role, linewidth=1)
-    ax3.axvline(result["settings"]["warmup_s"], color="grey", linestyle="--", linewidth=0.8)
-    ax3.axvline(0, color="black", linewidth=0.8)
-    ax3.set_ylabel("RSS, MB")
-    ax3.set_xlabel("seconds since the soak started (before 0: log-ins and capacity run)")
-    ax3.legend(fontsize=7, ncol=3)
+        ax = ax4 if role.startswith("postgres") else ax3
+        ax.plot(xs, ys, label=role, linewidth=1)
+        if ax is ax3:
+            app_top = max(app_top, statistics.median(ys))
+    for ax in (ax3, ax4):
+        ax.axvline(result["settings"]["warmup_s"], color="grey", linestyle="--", linewidth=0.8)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_ylabel("RSS, MB")
+        ax.legend(fontsize=7, ncol=3, loc="lower right")
+    ax3.set_ylim(0, app_top * 1.35)
+    ax3.set_title(
+        "app processes (a worker's spikes of ~+100 MB, cut off here, are Argon2's buffer "
+        "during a login)",
+        fontsize=9,
+    )
+    ax4.set_title("PostgreSQL", fontsize=9)
+    ax4.set_xlabel("seconds since the soak started (before 0: log-ins and capacity run)")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -253,7 +267,8 @@ def markdown(result: dict, chart_name: str) -> str:
         f"workers, Celery worker {s['celery_concurrency']} processes + beat (purge every "
         f"{s['purge_interval_s']} s); lifetimes access {s['access_lifetime_s']} s, refresh "
         f"{s['refresh_lifetime_s']} s, session {s['session_lifetime_s']} s; one "
-        f"{result['setup']['hasher']} check {result['setup']['hasher_ms']} ms.",
+        f"{result['setup']['hasher']} check {result['setup']['hasher_ms']} ms."
+        + (f" Extra server environment: {s['server_env']}." if s.get("server_env") else ""),
         "",
         "## Verdicts",
         "",
@@ -368,6 +383,8 @@ def markdown(result: dict, chart_name: str) -> str:
         f"The final purge deleted {final['deleted']} in {final['seconds']} s; schemas still "
         f"holding an expired row after it: {final['dirty'] or 'none'}.",
         "",
+        f"Redis at the end: {result.get('redis_at_end')}.",
+        "",
         f"Logs: {', '.join(f'{k} {val}' for k, val in logs.items() if k != 'purged')}. "
         f"Processes alive at the end: {result['processes_alive_at_end']}.",
         "",
@@ -375,3 +392,21 @@ def markdown(result: dict, chart_name: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def main() -> None:
+    """Render the Markdown and the chart again from a results JSON:
+    python bench/soak/report.py bench/soak/results/latest.json"""
+    import json
+    import sys
+
+    path = Path(sys.argv[1])
+    result = json.loads(path.read_text())
+    result["verdicts"] = verdicts(result)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    chart(result, path.with_suffix(".png"))
+    path.with_suffix(".md").write_text(markdown(result, path.with_suffix(".png").name))
+
+
+if __name__ == "__main__":
+    main()

@@ -104,6 +104,9 @@ def environment(tmp: Path, args: argparse.Namespace) -> dict[str, str]:
         PURGE_INTERVAL_SECONDS=str(args.purge_interval),
         LOG_LEVEL="info",
     )
+    for item in args.server_env:  # e.g. HOTPATH_OFF=tokens, for a diagnosis
+        key, _, value = item.partition("=")
+        env[key] = value
     return env
 
 
@@ -210,6 +213,20 @@ class Stack:
                 1 for line in text.splitlines() if " ERROR" in line or '"level": "ERROR"' in line
             )
         return counts
+
+
+def redis_summary(url: str) -> dict:
+    """Redis's memory and its keys by kind, at the end (what its RSS holds)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    kinds: dict[str, int] = {}
+    for key in client.scan_iter(count=1000):
+        name = key.decode(errors="replace")
+        kind = "celery-task-meta" if name.startswith("celery-task-meta-") else name.split(":")[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    info = client.info("memory")
+    return {"used_memory_mb": round(info["used_memory"] / 2**20, 2), "keys": kinds}
 
 
 # --- RSS of every process ---------------------------------------------------------------------
@@ -443,6 +460,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18400)
     parser.add_argument("--name", default="latest", help="results/<name>.json, .md, .png")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one more environment variable for the servers (repeatable)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.minutes, args.capacity_seconds, args.capacity_warmup, args.warmup = 1, 20, 10, 20
@@ -521,6 +545,7 @@ def main() -> None:
         log("rows left behind by beat's purges, then a purge to completion ...")
         left = child("rows", env)
         purged = child("purge", env)
+        redis_keys = redis_summary(env["REDIS_URL"])
         alive = stack.alive()
         stack.stop()
         logs = stack.log_counts()
@@ -554,6 +579,7 @@ def main() -> None:
                 "purge_interval_s": args.purge_interval,
                 "warmup_s": args.warmup,
                 "window_s": args.window,
+                "server_env": args.server_env,
             },
             "setup": {k: v for k, v in setup.items() if k not in ("clients", "password")},
             "phases": phases,
@@ -568,6 +594,7 @@ def main() -> None:
             "rows_left_by_beat": left,
             "final_purge": purged,
             "processes_alive_at_end": alive,
+            "redis_at_end": redis_keys,
             "logs": logs,
         }
         result["verdicts"] = report.verdicts(result)
