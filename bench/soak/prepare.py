@@ -102,8 +102,9 @@ _ROWS_SQL = {
     "blacklisted": "SELECT count(*) FROM token_blacklist_blacklistedtoken",
     "sessions_dead": "SELECT count(*) FROM authapi_session "
     "WHERE expires_at < %(now)s OR ended_at < %(ended_before)s",
+    # Live sessions and those ended too recently to purge (ended_at is NULL while live).
     "sessions_kept": "SELECT count(*) FROM authapi_session "
-    "WHERE NOT (expires_at < %(now)s OR ended_at < %(ended_before)s)",
+    "WHERE expires_at >= %(now)s AND (ended_at IS NULL OR ended_at >= %(ended_before)s)",
     "api_keys_expired": "SELECT count(*) FROM authapi_apitoken WHERE expires_at < %(now)s",
     "api_keys_live": "SELECT count(*) FROM authapi_apitoken "
     "WHERE expires_at IS NULL OR expires_at >= %(now)s",
