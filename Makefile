@@ -9,7 +9,7 @@ JS := clients/js
 JS_STAMP := $(JS)/node_modules/.package-lock.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install run manage test js-test lint typecheck format clean bench-http bench-ablate bench-tenants bench-purge bench-fairness bench-faults
+.PHONY: help install run manage test js-test lint typecheck format clean bench-http bench-ablate bench-tenants bench-purge bench-fairness bench-faults bench-soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ bench-fairness: $(VENV)/.installed-bench ## One client's login flood against ano
 
 bench-faults: $(STAMP) ## PostgreSQL restarted and Redis stopped under load, 2 workers + Celery (bench/README.md, "Faults")
 	$(BIN)/python bench/faults/run.py $(BENCH_ARGS)
+
+bench-soak: $(VENV)/.installed-bench ## 10 minutes of the production config at 80% of capacity: errors, p99, RSS, rows left (bench/soak/README.md); BENCH_ARGS=--quick
+	$(BIN)/python bench/soak/run.py $(BENCH_ARGS)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check .
