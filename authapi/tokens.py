@@ -157,7 +157,11 @@ def decode(raw: object, token_class: type[Token], client: Client) -> Token:
     except Exception as exc:  # malformed claims (e.g. a non-numeric exp) must not be a 500
         raise TokenError("Token is invalid or expired") from exc
     if memo:
-        _verified.put(raw, {"kid": kid, "payload": MappingProxyType(dict(token.payload))})
+        _verified.put(
+            raw,
+            {"kid": kid, "payload": MappingProxyType(dict(token.payload))},
+            expires_at=token.payload["exp"],
+        )
     return token
 
 

@@ -26,6 +26,15 @@ def test_a_remembered_token_still_expires(tenant_a):
         tokens.decode(raw, tokens.AccessToken, tenant_a)
 
 
+def test_the_memo_forgets_a_token_when_it_expires(tenant_a):
+    raw = _access(tenant_a, lifetime=timedelta(minutes=5))
+    tokens.decode(raw, tokens.AccessToken, tenant_a)
+    assert tokens._verified.get(raw) is not None
+    with time_machine.travel(timedelta(minutes=5, seconds=1)):
+        assert tokens._verified.get(raw) is None
+    assert tokens._verified.get(raw) is None  # dropped, not merely hidden
+
+
 def test_a_remembered_token_is_not_accepted_as_another_type(tenant_a):
     raw = _access(tenant_a)
     tokens.decode(raw, tokens.AccessToken, tenant_a)
