@@ -16,7 +16,11 @@ def _celery_url(url: str) -> str:
 
 CELERY_BROKER_URL = _celery_url(REDIS_URL)
 CELERY_RESULT_BACKEND = _celery_url(REDIS_URL)
-CELERY_RESULT_EXPIRES = 3600
+PURGE_INTERVAL_SECONDS = env_int("PURGE_INTERVAL_SECONDS", 3600)
+PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 5000)
+# The purge tasks are the only tasks, and a purge's results matter until the next one replaces
+# them: kept longer (an hour), they piled up in Redis when the interval is short (bench/soak).
+CELERY_RESULT_EXPIRES = max(PURGE_INTERVAL_SECONDS, 60)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -32,8 +36,6 @@ CELERY_TIMEZONE = "UTC"
 # every connection.
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
-PURGE_INTERVAL_SECONDS = env_int("PURGE_INTERVAL_SECONDS", 3600)
-PURGE_BATCH_SIZE = env_int("PURGE_BATCH_SIZE", 5000)
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-tokens": {
         "task": "authapi.tasks.purge_dispatch",

@@ -138,3 +138,25 @@ def test_debug_is_off_unless_asked_for():
         text=True,
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+@pytest.mark.parametrize(("interval", "kept"), [("30", 60.0), ("3600", 3600.0), ("7200", 7200.0)])
+def test_purge_results_are_kept_until_the_next_purge_and_no_longer(interval, kept):
+    # Kept for a fixed hour, a 30 s purge interval piled 120 rounds of results up in Redis.
+    env = dict(
+        os.environ,
+        DEBUG="true",
+        SECRET_KEY="dev",
+        DJANGO_SETTINGS_MODULE="core.settings",
+        PURGE_INTERVAL_SECONDS=interval,
+    )
+    code = (
+        "import django; django.setup(); from core.celery import app; "
+        "print(app.conf.result_expires.total_seconds() if hasattr(app.conf.result_expires, "
+        "'total_seconds') else app.conf.result_expires)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.strip()) == kept

@@ -203,3 +203,29 @@ def test_every_migration_of_the_graph_is_required():
     assert "contenttypes.0001_initial" in required
     # Shared-only apps are recorded in tenant schemas too (their operations are no-ops there).
     assert any(key.startswith("tenants.") for key in required)
+
+
+def test_system_checks_run_once_per_command_not_once_per_schema(tenant_a, tenant_b, migrated):
+    from django.core.checks import register
+    from django.core.checks.registry import registry
+
+    runs: list[int] = []
+
+    def counting_check(**kwargs: object) -> list[object]:
+        runs.append(1)
+        return []
+
+    register(counting_check)
+    try:
+        call_command(
+            "migrate_schemas",
+            tenant=True,
+            executor="standard",
+            all_schemas=True,
+            skip_checks=False,  # call_command skips them by default; manage.py does not
+            verbosity=0,
+        )
+    finally:
+        registry.registered_checks.discard(counting_check)
+    assert {tenant_a.schema_name, tenant_b.schema_name} <= set(migrated)
+    assert runs == [1]
