@@ -44,6 +44,8 @@ def get_executor(codename: str | None = None) -> type[MigrationExecutor]:
 @functools.cache
 def _with_skip_and_template_refresh(base: type[MigrationExecutor]) -> type[MigrationExecutor]:
     class TemplateRefreshingExecutor(base):
+        options: dict[str, Any]  # django-tenants' executor is untyped
+
         def run_migrations(self, tenants: Any = None) -> None:
             tenant_pass = self._is_tenant_pass(tenants)
             if tenant_pass and not any(self.options.get(option) for option in _NO_SKIPPING):
